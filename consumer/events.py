@@ -1,0 +1,138 @@
+"""The media event schema, version 1: a CloudEvents 1.0 event in JSON structured mode.
+
+One schema for every Tencent format (VOD v3, VOD legacy v2, MPS, MPS live). Subscribers read
+``data``; ``data.raw`` keeps the vendor's own object so nothing the vendor said is lost.
+
+Units in ``metadata``: ``size`` bytes, ``duration``/``video_duration``/``audio_duration`` seconds,
+``bitrate`` bits per second (as the vendor reports it), ``width``/``height`` pixels, ``fps`` frames
+per second, ``sampling_rate`` Hz, ``rotate`` degrees.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal[1] = 1
+DATASCHEMA_URI = "https://github.com/media-event-bridge/schema/media-event-v1.json"
+EVENT_CONTENT_TYPE: Literal["application/json"] = "application/json"
+CLOUDEVENTS_MEDIA_TYPE = "application/cloudevents+json"
+
+Vendor = Literal["vod", "mps"]
+WireFormat = Literal["vod-v3", "vod-v2", "mps", "mps-live"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class VideoStream(_Model):
+    """One video stream of the media file."""
+
+    codec: str | None = None
+    bitrate: int | None = Field(default=None, description="bits per second")
+    width: int | None = Field(default=None, description="pixels")
+    height: int | None = Field(default=None, description="pixels")
+    fps: float | None = Field(default=None, description="frames per second")
+
+
+class AudioStream(_Model):
+    """One audio stream of the media file."""
+
+    codec: str | None = None
+    bitrate: int | None = Field(default=None, description="bits per second")
+    sampling_rate: int | None = Field(default=None, description="Hz")
+
+
+class MediaMetadata(_Model):
+    """Technical facts about the source media, as the vendor measured them."""
+
+    container: str | None = None
+    size: int | None = Field(default=None, description="bytes")
+    duration: float | None = Field(default=None, description="seconds")
+    video_duration: float | None = Field(default=None, description="seconds")
+    audio_duration: float | None = Field(default=None, description="seconds")
+    bitrate: int | None = Field(default=None, description="bits per second")
+    width: int | None = Field(default=None, description="pixels")
+    height: int | None = Field(default=None, description="pixels")
+    rotate: int | None = Field(default=None, description="degrees")
+    md5: str | None = None
+    video_streams: list[VideoStream] = Field(default_factory=list)
+    audio_streams: list[AudioStream] = Field(default_factory=list)
+
+
+class TaskResult(_Model):
+    """One subtask of the vendor task (a transcode, a snapshot, a review...)."""
+
+    type: str = Field(description="vendor subtask type, e.g. Transcode, SampleSnapshot, Porn")
+    status: str | None = Field(default=None, description="vendor status: SUCCESS, FAIL, PROCESSING")
+    err_code: int | None = None
+    message: str | None = None
+    definition: int | None = Field(default=None, description="vendor template id, when any")
+    outputs: list[str] = Field(
+        default_factory=list, description="URLs or object paths the subtask produced"
+    )
+    output: dict[str, Any] | None = Field(
+        default=None, description="the rest of the vendor's output object, unchanged"
+    )
+    succeeded: bool = Field(description="the subtask finished without error")
+
+
+class MediaEventData(_Model):
+    """The ``data`` of every media event."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    vendor: Vendor
+    format: WireFormat = Field(description="the wire format that was detected")
+    event_type: str = Field(description="the vendor's event type, resolved from the payload")
+    task_id: str | None = None
+    status: str | None = Field(
+        default=None, description="task-level status as the vendor says it: PROCESSING, FINISH..."
+    )
+    err_code: int | None = None
+    message: str | None = None
+    file_id: str | None = None
+    file_name: str | None = None
+    file_url: str | None = None
+    input: dict[str, Any] | None = Field(
+        default=None, description="where the task read from, e.g. {type: COS, bucket, region, object}"
+    )
+    metadata: MediaMetadata | None = None
+    results: list[TaskResult] = Field(default_factory=list)
+    succeeded: bool = Field(description="true only when the task and every subtask succeeded")
+    session_id: str | None = None
+    session_context: str | None = None
+    raw: dict[str, Any] = Field(
+        description="the vendor event object (null fields and delivery handles removed)"
+    )
+
+
+class MediaEvent(_Model):
+    """A CloudEvents 1.0 event (JSON structured mode) carrying :class:`MediaEventData`.
+
+    ``id`` is deterministic (see ``consumer.identity``): the same vendor event gets the same id
+    whichever wrapper or source it came through and however often it is redelivered.
+    """
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str = Field(description="/tencentcloud/vod or /tencentcloud/mps")
+    type: str = Field(description="com.tencentcloud.<vendor>.<EventType>.v1")
+    subject: str | None = Field(default=None, description="the task id, or the file id")
+    time: datetime | None = Field(
+        default=None, description="the vendor's own event time, when the payload has one"
+    )
+    datacontenttype: Literal["application/json"] = EVENT_CONTENT_TYPE
+    dataschema: str = DATASCHEMA_URI
+    data: MediaEventData
+
+
+class NormalizedEvent(_Model):
+    """A media event plus what only the delivery knew (kept out of the event so ids stay stable)."""
+
+    event: MediaEvent
+    event_handle: str | None = Field(
+        default=None, description="VOD PullEvents EventHandle / legacy msgHandle, when present"
+    )

@@ -1,0 +1,12 @@
+"""Parser stub: to be implemented."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consumer.errors import PayloadError, PayloadReason
+from consumer.formats import ParsedEvent
+
+
+def parse_vod_v2(event: dict[str, Any]) -> ParsedEvent:
+    raise PayloadError(PayloadReason.UNKNOWN_FORMAT, "vod_v2 parser not implemented yet")

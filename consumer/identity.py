@@ -1,0 +1,32 @@
+"""Deterministic CloudEvents ids.
+
+``id = uuid5(MEDIA_EVENT_NAMESPACE, "<vendor>:<event_type>:" + canonical JSON of the event)``
+
+where the canonical JSON is the vendor event object with null fields removed, delivery handles
+(``EventHandle``, ``msgHandle``) and per-delivery signature fields (``Timestamp``, ``Sign``, ``T``)
+left out, keys sorted, no whitespace. So the same vendor event has the same id whether it came
+through CMQ, PullEvents, an HTTP callback or a RabbitMQ stand-in queue, and on every redelivery;
+downstream consumers deduplicate on ``source`` + ``id`` as the CloudEvents spec suggests.
+
+Two *different* states of one task (PROCESSING, then FINISH) are different events with
+different ids. A v2 (legacy) and a v3 callback of one task are different wire objects and also
+get different ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+
+from consumer.canonical import UNSTABLE_KEYS, without_keys
+
+MEDIA_EVENT_NAMESPACE = uuid.UUID("6f1c63c2-1f7e-5d5e-9a57-2b8f3f0c1e4d")
+
+
+def event_id(vendor: str, event_type: str, canonical_raw: dict[str, Any]) -> str:
+    """The deterministic id of one canonical vendor event object (see module docstring)."""
+    stable = without_keys(canonical_raw, UNSTABLE_KEYS)
+    digest_input = orjson.dumps(stable, option=orjson.OPT_SORT_KEYS).decode()
+    return str(uuid.uuid5(MEDIA_EVENT_NAMESPACE, f"{vendor}:{event_type}:{digest_input}"))

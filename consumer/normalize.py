@@ -1,0 +1,118 @@
+"""Bytes in, media events out: the pure normalization pipeline.
+
+``normalize(body)`` checks limits, decodes JSON, unwraps envelopes and batches
+(``consumer.envelope``), detects the wire format of each vendor event, runs that format's parser
+(``consumer.formats``) and wraps the result as a CloudEvent with a deterministic id
+(``consumer.identity``). It performs no I/O and raises only :class:`PayloadError`.
+
+A batch is all-or-nothing: if one element can't be normalized the whole body is rejected with
+an error naming that element, so the relay parks the body intact (nothing is lost or split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from consumer.canonical import DELIVERY_KEYS, strip_nulls, without_keys
+from consumer.envelope import Element, split
+from consumer.errors import PayloadError, PayloadReason
+from consumer.events import MediaEvent, NormalizedEvent
+from consumer.formats import ParsedEvent
+from consumer.formats.detect import WireFormatName, detect_format
+from consumer.formats.mps import parse_mps, parse_mps_live
+from consumer.formats.vod_v2 import parse_vod_v2
+from consumer.formats.vod_v3 import parse_vod_v3
+from consumer.identity import event_id
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # TDMQ-CMQ's message size limit
+DEFAULT_MAX_DEPTH = 48  # real payloads nest < 15 levels; this stops pathological bodies early
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Guards applied before any parsing work is done."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_depth: int = DEFAULT_MAX_DEPTH
+
+
+DEFAULT_LIMITS = Limits()
+
+_PARSERS: dict[WireFormatName, Callable[[dict[str, Any]], ParsedEvent]] = {
+    "vod-v3": parse_vod_v3,
+    "vod-v2": parse_vod_v2,
+    "mps": parse_mps,
+    "mps-live": parse_mps_live,
+}
+
+
+def normalize(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[NormalizedEvent]:
+    """Every media event in ``body``, in order.
+
+    Raises:
+        PayloadError: the body can't become events; ``reason`` says why (the parking reason).
+    """
+    size = len(body) if isinstance(body, bytes) else len(body.encode())
+    if size > limits.max_body_bytes:
+        raise PayloadError(
+            PayloadReason.TOO_LARGE,
+            f"body is {size} bytes, over the limit of {limits.max_body_bytes}",
+        )
+    doc = decode_json(body)
+    check_depth(doc, limits.max_depth)
+    return [_normalize_element(element) for element in split(doc)]
+
+
+def decode_json(body: bytes | str) -> Any:
+    """Parse JSON, naming the problem (encoding, syntax, position) when it is not JSON."""
+    if not body or not body.strip():
+        raise PayloadError(PayloadReason.NOT_JSON, "body is empty")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        text = str(exc)
+        if "utf-8" in text.lower() or "surrogate" in text.lower():
+            raise PayloadError(PayloadReason.NOT_UTF8, f"body is not valid UTF-8: {text}") from None
+        if "recursion" in text.lower():
+            raise PayloadError(PayloadReason.TOO_DEEP, f"body nests too deeply: {text}") from None
+        raise PayloadError(PayloadReason.NOT_JSON, f"body is not valid JSON: {text}") from None
+
+
+def check_depth(doc: Any, max_depth: int) -> None:
+    """Reject documents nested deeper than ``max_depth`` (iteratively: no recursion limit)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > max_depth:
+            raise PayloadError(
+                PayloadReason.TOO_DEEP, f"body nests deeper than {max_depth} levels"
+            )
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+
+
+def _normalize_element(element: Element) -> NormalizedEvent:
+    canonical = strip_nulls(without_keys(element.event, DELIVERY_KEYS))
+    try:
+        wire_format = detect_format(canonical)
+        parsed = _PARSERS[wire_format](canonical)
+    except PayloadError as exc:
+        if element.where == "body":
+            raise
+        raise PayloadError(exc.reason, f"{element.where}: {exc.detail}") from None
+    data = parsed.data
+    event = MediaEvent(
+        id=event_id(data.vendor, data.event_type, data.raw),
+        source=f"/tencentcloud/{data.vendor}",
+        type=f"com.tencentcloud.{data.vendor}.{data.event_type}.v1",
+        subject=data.task_id or data.file_id,
+        time=parsed.time,
+        data=data,
+    )
+    return NormalizedEvent(event=event, event_handle=element.handle)
