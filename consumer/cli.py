@@ -12,8 +12,25 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from consumer.normalize import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DEPTH, Limits
+
+
+def _add_schema(subparsers: Subcommands) -> None:
+    parser = subparsers.add_parser(
+        "schema",
+        help="print the JSON Schema of the media event (version 1)",
+        description="Print the JSON Schema generated from the event models (schema/media-event-v1.json).",
+    )
+    parser.set_defaults(handler=_run_schema)
+
+
+def _run_schema(args: argparse.Namespace) -> int:
+    from consumer.schema_export import render_schema
+
+    sys.stdout.write(render_schema())
+    return 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +42,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(64)
 
 
-Subcommands = argparse._SubParsersAction[_Parser]
+if TYPE_CHECKING:  # argparse's action class is only subscriptable for the type checker
+    Subcommands = argparse._SubParsersAction[_Parser]
 
 
 def _add_normalize(subparsers: Subcommands) -> None:
@@ -84,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_normalize(subparsers)
+    _add_schema(subparsers)
     return parser
 
 

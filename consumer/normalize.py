@@ -77,7 +77,7 @@ def decode_json(body: bytes | str) -> Any:
         text = str(exc)
         if "utf-8" in text.lower() or "surrogate" in text.lower():
             raise PayloadError(PayloadReason.NOT_UTF8, f"body is not valid UTF-8: {text}") from None
-        if "recursion" in text.lower():
+        if "recursion" in text.lower() or "depth" in text.lower():
             raise PayloadError(PayloadReason.TOO_DEEP, f"body nests too deeply: {text}") from None
         raise PayloadError(PayloadReason.NOT_JSON, f"body is not valid JSON: {text}") from None
 

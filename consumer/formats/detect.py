@@ -36,6 +36,12 @@ def detect_format(event: dict[str, Any]) -> WireFormatName:
     Raises:
         PayloadError: ``unknown_format``, naming the top-level keys that were seen.
     """
+    for key in ("EventType", "eventType", "NotificationType"):
+        if key in event and not isinstance(event[key], str):
+            raise PayloadError(
+                PayloadReason.INVALID_FIELD,
+                f"{key} should be a string, got {type(event[key]).__name__}",
+            )
     if "eventType" in event and ("version" in event or "data" in event):
         return "vod-v2"
     if "NotificationType" in event:
