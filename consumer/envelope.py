@@ -42,7 +42,7 @@ def split(doc: Any) -> list[Element]:
     return elements
 
 
-def _split(doc: Any, where: str, layer: int) -> Iterator[Element]:
+def _split(doc: Any, where: str, layer: int, in_response: bool = False) -> Iterator[Element]:
     if layer > MAX_UNWRAP_LAYERS:
         raise PayloadError(
             PayloadReason.TOO_DEEP, f"{where}: more than {MAX_UNWRAP_LAYERS} envelopes"
@@ -57,13 +57,18 @@ def _split(doc: Any, where: str, layer: int) -> Iterator[Element]:
         )
     _reject_non_notifications(doc, where)
     if isinstance(doc.get("Response"), dict):
-        yield from _split(doc["Response"], f"{where}.Response", layer + 1)
+        yield from _split(doc["Response"], f"{where}.Response", layer + 1, in_response=True)
     elif "msgBody" in doc:
         yield from _split(_cmq_message_body(doc, where), f"{where}.msgBody", layer + 1)
     elif "EventSet" in doc:
         yield from _event_set(doc["EventSet"], f"{where}.EventSet")
     elif "eventList" in doc:
         yield from _legacy_event_list(doc["eventList"], f"{where}.eventList", layer)
+    elif in_response and "RequestId" in doc:
+        # A notification returned by an API (ParseNotification, tccli output): its RequestId
+        # belongs to that API call, not to the event, so it stays out of raw and of the id.
+        event = {key: value for key, value in doc.items() if key != "RequestId"}
+        yield Element(event=event, handle=None, where=where)
     else:
         yield Element(event=doc, handle=None, where=where)
 
@@ -145,10 +150,17 @@ def _reject_non_notifications(doc: dict[str, Any], where: str) -> None:
             f"{where} is a Tencent Cloud API error response "
             f"(Code={error.get('Code')!r}), not a notification",
         )
-    if "code" in doc and ("requestId" in doc or "message" in doc) and "msgBody" not in doc:
+    if (
+        "code" in doc
+        and ("requestId" in doc or "message" in doc)
+        and "msgBody" not in doc
+        and "eventList" not in doc  # the legacy VOD PullEvent reply also has code/message
+    ):
+        keys = ", ".join(sorted(doc)[:8])
         raise PayloadError(
             PayloadReason.NOT_A_NOTIFICATION,
-            f"{where} is a CMQ API response (code={doc.get('code')!r}), not a notification",
+            f"{where} is a CMQ API response (code={doc.get('code')!r}, keys: {keys}), "
+            "not a notification",
         )
     if "TaskType" in doc and "EventType" not in doc and "NotificationType" not in doc:
         raise PayloadError(

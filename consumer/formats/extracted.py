@@ -1,0 +1,127 @@
+"""What a per-kind extractor pulls out of one vendor payload, before it becomes MediaEventData.
+
+Extractors fill a :class:`Extracted` (a plain slotted dataclass: cheap to build and to change
+field by field) and the format parser turns it into the pydantic model exactly once.
+
+Results and metadata are plain dicts until then: the model validates them in one call.
+
+``succeeded`` rule shared by every format (see :func:`task_ok`): a task succeeded when its status
+is final-and-good or absent (``FINISH``/``SUCCESS``/none), its error code is 0 or absent, its
+``ErrCodeExt`` is empty, ``SUCCESS`` or absent, and every subtask in ``results`` succeeded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from consumer.errors import PayloadError, PayloadReason
+from consumer.events import MediaEventData, Vendor, WireFormat
+from consumer.formats import ParsedEvent
+
+# Task-level statuses that mean "done without error". DescribeFileAttributesTask reports
+# SUCCESS/FAIL at task level; every other VOD/MPS task reports PROCESSING/FINISH (WAITING too).
+GOOD_TASK_STATUSES = frozenset({"FINISH", "SUCCESS"})
+# Subtask statuses are PROCESSING/SUCCESS/FAIL.
+GOOD_SUBTASK_STATUSES = frozenset({"SUCCESS"})
+# ErrCodeExt: the SDK says "" means success, but real payloads also say "SUCCESS".
+GOOD_ERR_CODE_EXT = frozenset({"", "SUCCESS"})
+
+
+def task_ok(
+    status: str | None,
+    err_code: int | None,
+    err_code_ext: str | None,
+    good_statuses: frozenset[str] = GOOD_TASK_STATUSES,
+) -> bool:
+    """True when nothing in status/error code says the task is unfinished or failed."""
+    return (
+        (status is None or status in good_statuses)
+        and not err_code
+        and (err_code_ext is None or err_code_ext in GOOD_ERR_CODE_EXT)
+    )
+
+
+def parse_time(value: Any, where: str) -> datetime | None:
+    """An ISO 8601 vendor time ("2022-09-15T09:56:22Z") as an aware datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise PayloadError(PayloadReason.INVALID_FIELD, f"{where} should be an ISO 8601 time")
+
+
+def result(
+    kind: str,
+    *,
+    succeeded: bool,
+    status: str | None = None,
+    err_code: int | None = None,
+    message: str | None = None,
+    definition: int | None = None,
+    outputs: list[str] | None = None,
+    output: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The fields of one ``TaskResult`` (validated later, with the whole event)."""
+    return {
+        "type": kind,
+        "status": status,
+        "err_code": err_code,
+        "message": message,
+        "definition": definition,
+        "outputs": outputs or [],
+        "output": output,
+        "succeeded": succeeded,
+    }
+
+
+@dataclass(slots=True)
+class Extracted:
+    """The normalized fields of one vendor event, before validation into the schema."""
+
+    task_id: str | None = None
+    status: str | None = None
+    err_code: int | None = None
+    message: str | None = None
+    file_id: str | None = None
+    file_name: str | None = None
+    file_url: str | None = None
+    input: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None  # MediaMetadata fields
+    results: list[dict[str, Any]] = field(default_factory=list)  # TaskResult fields (see result())
+    succeeded: bool = True
+    session_id: str | None = None
+    session_context: str | None = None
+    time: datetime | None = None
+
+    def to_parsed(
+        self, vendor: Vendor, wire_format: WireFormat, event_type: str, raw: dict[str, Any]
+    ) -> ParsedEvent:
+        """Build the schema object once; ``raw`` is the canonical vendor object, unchanged."""
+        # One validation of plain dicts: far cheaper than building each nested model in Python.
+        data = MediaEventData.model_validate(
+            {
+                "vendor": vendor,
+                "format": wire_format,
+                "event_type": event_type,
+                "task_id": self.task_id,
+                "status": self.status,
+                "err_code": self.err_code,
+                "message": self.message,
+                "file_id": self.file_id,
+                "file_name": self.file_name,
+                "file_url": self.file_url,
+                "input": self.input,
+                "metadata": self.metadata,
+                "results": self.results,
+                "succeeded": self.succeeded,
+                "session_id": self.session_id,
+                "session_context": self.session_context,
+                "raw": raw,
+            }
+        )
+        return ParsedEvent(data=data, time=self.time)

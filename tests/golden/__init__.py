@@ -1,0 +1,1 @@
+"""Golden (expected-output) tests for every shared sample and seed example."""

@@ -1,0 +1,28 @@
+"""Write tests/golden/{samples,seeds}/*.expected.json from the current normalizer.
+
+Usage: ``.venv/bin/python -m tests.golden.regenerate``. The output is a proposal: review every
+changed file (status, succeeded, err_code, outputs, event_type) before keeping it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from consumer.normalize import normalize
+from tests.golden.cases import expected_path, notification_samples, seed_fixtures
+
+
+def main() -> None:
+    for source in [*notification_samples(), *seed_fixtures()]:
+        events = [event.model_dump(mode="json") for event in normalize(source.read_bytes())]
+        target = expected_path(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(events, ensure_ascii=False, indent=2) + "\n"
+        old = target.read_text(encoding="utf-8") if target.exists() else None
+        if old != text:
+            target.write_text(text, encoding="utf-8")
+            print(f"{'updated' if old else 'created'} {target.relative_to(target.parents[2])}")
+
+
+if __name__ == "__main__":
+    main()
