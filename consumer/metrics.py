@@ -1,0 +1,64 @@
+"""Prometheus metrics of the relay, registered in a registry the caller owns.
+
+Every series is prefixed ``media_bridge_``. Counters (exported with ``_total``):
+
+* ``deliveries_received``: deliveries taken from the source;
+* ``messages_published{destination}`` / ``messages_confirmed{destination}``: publishes started
+  and confirmed by the broker (``events`` or ``parking``);
+* ``deliveries_acked{outcome}``: source messages acked after a confirm (``relayed`` | ``parked``);
+* ``deliveries_parked{reason}``: bodies sent to parking (PayloadReason value or ``unroutable``);
+* ``deliveries_retried{cause}``: left unacked for redelivery (``sink_unavailable`` |
+  ``confirm_timeout``);
+* ``ack_failures`` / ``nack_failures`` / ``receive_failures``: source round-trips that failed.
+
+Gauges: ``in_flight`` (deliveries being relayed), ``sink_healthy`` (0 while backing off).
+Histogram ``stage_seconds{stage}``: ``normalize``, ``publish_confirm``, ``ack``, ``total``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+PREFIX = "media_bridge"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    """The relay's instruments. Pass a fresh registry per process (or per test)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.received = Counter(f"{PREFIX}_deliveries_received", "Deliveries received", registry=r)
+        self.published = Counter(
+            f"{PREFIX}_messages_published", "Publishes started", ["destination"], registry=r
+        )
+        self.confirmed = Counter(
+            f"{PREFIX}_messages_confirmed", "Publishes confirmed", ["destination"], registry=r
+        )
+        self.acked = Counter(
+            f"{PREFIX}_deliveries_acked", "Source messages acked", ["outcome"], registry=r
+        )
+        self.parked = Counter(
+            f"{PREFIX}_deliveries_parked", "Bodies parked", ["reason"], registry=r
+        )
+        self.retried = Counter(
+            f"{PREFIX}_deliveries_retried", "Deliveries left for redelivery", ["cause"], registry=r
+        )
+        self.ack_failures = Counter(f"{PREFIX}_ack_failures", "Acks that failed", registry=r)
+        self.nack_failures = Counter(f"{PREFIX}_nack_failures", "Nacks that failed", registry=r)
+        self.receive_failures = Counter(
+            f"{PREFIX}_receive_failures", "Receives that failed", registry=r
+        )
+        self.in_flight = Gauge(f"{PREFIX}_in_flight", "Deliveries being relayed", registry=r)
+        self.sink_healthy = Gauge(
+            f"{PREFIX}_sink_healthy", "1 while the sink confirms, 0 while backing off", registry=r
+        )
+        self.sink_healthy.set(1)
+        self.stage_seconds = Histogram(
+            f"{PREFIX}_stage_seconds",
+            "Time spent per relay stage",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )

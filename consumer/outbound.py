@@ -1,0 +1,115 @@
+"""Media events and parked bodies as transport-neutral :class:`OutboundMessage`s (pure).
+
+Events (destination ``EVENTS``)
+    * body: the CloudEvent in JSON *structured* mode (``application/cloudevents+json``), null
+      attributes left out as CloudEvents requires; subscribers need only the body.
+    * ``message_id`` = the CloudEvents ``id`` (deterministic, so redeliveries can be deduplicated),
+      ``type`` = the CloudEvents ``type``.
+    * headers: a copy of the context attributes as ``ce-<attribute>`` (``ce-id``, ``ce-source``,
+      ``ce-type``, ``ce-specversion``, ``ce-subject``, ``ce-time``, ``ce-dataschema``) so a
+      RabbitMQ headers binding or a log line can use them without parsing the body. AMQP 0-9-1
+      has no official CloudEvents binding (the AMQP binding's ``cloudEvents_`` prefix is for
+      AMQP 1.0 application properties); ``ce-`` is what Knative eventing-rabbitmq and the
+      cloudevents SDKs' RabbitMQ support read, and what the HTTP and Kafka bindings use.
+    * routing key: ``<vendor>.<event_type>.<status>``, e.g. ``vod.ProcedureStateChanged.FINISH``,
+      ``vod.NewFileUpload.NONE``, ``mps.WorkflowTask.FINISH``. A missing or empty part becomes
+      ``NONE``; ``.``, ``#``, ``*`` and whitespace inside a part become ``_`` so every key has
+      exactly three words and topic bindings like ``vod.#`` or ``*.*.FINISH`` work as expected.
+
+Parked bodies (destination ``PARKING``)
+    * body: the source body byte for byte, so it can be replayed after a fix;
+    * routing key: the reason (a :class:`~consumer.errors.PayloadReason` value or ``unroutable``);
+    * ``message_id``: a uuid5 of the body (the same body parked twice gets the same id);
+    * headers ``x-park-reason``, ``x-park-detail``, ``x-source``, ``x-delivery-id``,
+      ``x-delivery-count``, ``x-parked-at`` (ISO 8601 UTC) and ``x-original-content-type`` when
+      the source knew it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+from consumer.events import CLOUDEVENTS_MEDIA_TYPE, MediaEvent, NormalizedEvent
+from consumer.ports import DeliveryInfo, Destination, OutboundMessage
+
+HEADER_PREFIX = "ce-"
+UNROUTABLE_REASON = "unroutable"
+PARKED_TYPE = "media-bridge.parked"
+PARKED_CONTENT_TYPE = "application/octet-stream"
+MISSING_PART = "NONE"
+MAX_PART_CHARS = 80  # three parts + dots stay well under AMQP's 255-byte routing key limit
+MAX_DETAIL_CHARS = 1000
+
+_PARKED_NAMESPACE = uuid.UUID("0e5d7bb4-8a53-5c0f-bd44-5f0f7a1d2c11")
+_UNSAFE = re.compile(r"[.#*\s]")
+_CE_HEADER_ATTRIBUTES = ("id", "source", "type", "specversion", "subject", "time", "dataschema")
+
+
+def event_message(normalized: NormalizedEvent) -> OutboundMessage:
+    """The message that carries one media event to the events exchange."""
+    event = normalized.event
+    return OutboundMessage(
+        destination=Destination.EVENTS,
+        routing_key=routing_key(event),
+        body=event.model_dump_json(exclude_none=True).encode(),
+        message_id=event.id,
+        content_type=CLOUDEVENTS_MEDIA_TYPE,
+        type=event.type,
+        headers=cloudevents_headers(event),
+    )
+
+
+def routing_key(event: MediaEvent) -> str:
+    """``<vendor>.<event_type>.<status>`` with each part made safe for topic exchanges."""
+    data = event.data
+    return ".".join(_key_part(part) for part in (data.vendor, data.event_type, data.status))
+
+
+def cloudevents_headers(event: MediaEvent) -> dict[str, str | int]:
+    """The CloudEvents context attributes of ``event`` as ``ce-`` headers (absent ones left out)."""
+    attributes = event.model_dump(mode="json", include=set(_CE_HEADER_ATTRIBUTES))
+    return {
+        f"{HEADER_PREFIX}{name}": str(attributes[name])
+        for name in _CE_HEADER_ATTRIBUTES
+        if attributes.get(name) is not None
+    }
+
+
+def parking_message(
+    body: bytes,
+    info: DeliveryInfo,
+    reason: str,
+    detail: str,
+    *,
+    original_content_type: str | None = None,
+    parked_at: datetime | None = None,
+) -> OutboundMessage:
+    """The message that parks a source body that can't be relayed, untouched."""
+    when = (parked_at or datetime.now(UTC)).astimezone(UTC)
+    headers: dict[str, str | int] = {
+        "x-park-reason": reason,
+        "x-park-detail": detail[:MAX_DETAIL_CHARS],
+        "x-source": info.source,
+        "x-delivery-id": info.delivery_id,
+        "x-delivery-count": info.delivery_count,
+        "x-parked-at": when.isoformat(),
+    }
+    if original_content_type:
+        headers["x-original-content-type"] = original_content_type
+    return OutboundMessage(
+        destination=Destination.PARKING,
+        routing_key=_key_part(reason),
+        body=body,
+        message_id=str(uuid.uuid5(_PARKED_NAMESPACE, body.hex())),
+        content_type=original_content_type or PARKED_CONTENT_TYPE,
+        type=PARKED_TYPE,
+        headers=headers,
+    )
+
+
+def _key_part(value: str | None) -> str:
+    if not value or not value.strip():
+        return MISSING_PART
+    return _UNSAFE.sub("_", value.strip())[:MAX_PART_CHARS]

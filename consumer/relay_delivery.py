@@ -1,0 +1,194 @@
+"""Relay one delivery: normalize → publish → await every confirm → ack (or park, or retry).
+
+The ordering guarantee lives here: ``ack`` is only called after the sink confirmed every
+message made from the body (the events, or the parked body). Nothing else acks.
+
+* permanent (``PayloadError``, or ``UnroutableError`` from any event): publish the raw body to
+  PARKING, and ack after that publish is confirmed;
+* transient (``SinkUnavailableError``, confirm timeout): close the sink gate, wait the back-off,
+  nack (RabbitMQ requeues; CMQ/VOD let the lease lapse); never ack;
+* cancelled before the confirm: neither ack nor nack (the source redelivers); after the confirm
+  the ack is shielded from cancellation, bounded by ``settle_timeout_s``;
+* a failed ack/nack is logged and counted, never raised: the message comes again with the
+  same event ids, which downstream deduplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import anyio
+
+from consumer.errors import (
+    PayloadError,
+    SinkUnavailableError,
+    SourceUnavailableError,
+    UnroutableError,
+)
+from consumer.metrics import Metrics
+from consumer.normalize import normalize
+from consumer.outbound import UNROUTABLE_REASON, event_message, parking_message
+from consumer.ports import Delivery, OutboundMessage, Sink
+from consumer.relay_gate import SinkGate
+from consumer.relay_options import RelayOptions
+
+log = logging.getLogger("media_bridge.relay")
+
+
+class Outcome(StrEnum):
+    RELAYED = "relayed"  # every event confirmed, then acked
+    PARKED = "parked"  # raw body confirmed on the parking destination, then acked
+    RETRY = "retry"  # not confirmed: left for redelivery
+
+
+class _ConfirmTimeoutError(SinkUnavailableError):
+    """Not every confirm of a delivery arrived within ``confirm_timeout_s``."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRelay:
+    """Everything needed to relay one delivery; one instance is shared by all deliveries."""
+
+    sink: Sink
+    options: RelayOptions
+    gate: SinkGate
+    metrics: Metrics
+
+    async def relay(self, delivery: Delivery) -> Outcome:
+        """Relay ``delivery`` and settle it. Raises only on cancellation (or a bug)."""
+        started = anyio.current_time()
+        try:
+            outcome = await self._publish(delivery)
+        except SinkUnavailableError as exc:
+            self.gate.failed()
+            await self._give_back(delivery, exc)
+            return Outcome.RETRY
+        self.gate.succeeded()
+        await self._ack(delivery, outcome)
+        self.metrics.stage_seconds.labels("total").observe(anyio.current_time() - started)
+        return outcome
+
+    async def _publish(self, delivery: Delivery) -> Outcome:
+        started = anyio.current_time()
+        try:
+            events = normalize(delivery.body, self.options.limits)
+        except PayloadError as exc:
+            rejected: PayloadError | None = exc
+        else:
+            rejected = None
+        self.metrics.stage_seconds.labels("normalize").observe(anyio.current_time() - started)
+        if rejected is not None:
+            await self._park(delivery, rejected.reason.value, rejected.detail)
+            return Outcome.PARKED
+        try:
+            await self._publish_all([event_message(event) for event in events])
+        except UnroutableError as exc:
+            await self._park(delivery, UNROUTABLE_REASON, str(exc))
+            return Outcome.PARKED
+        return Outcome.RELAYED
+
+    async def _park(self, delivery: Delivery, reason: str, detail: str) -> None:
+        log.warning(
+            "parking delivery",
+            extra={**_fields(delivery), "reason": reason, "detail": detail},
+        )
+        try:
+            await self._publish_all([parking_message(delivery.body, delivery.info, reason, detail)])
+        except UnroutableError as exc:
+            # Nothing bound to the parking exchange is a broker set-up problem, not the body's.
+            raise SinkUnavailableError(f"the parking destination routes nowhere: {exc}") from exc
+        self.metrics.parked.labels(reason).inc()
+
+    async def _publish_all(self, messages: Sequence[OutboundMessage]) -> None:
+        """Publish concurrently; return when all are confirmed.
+
+        Raises:
+            SinkUnavailableError: one was not confirmed (or not within the confirm timeout).
+            UnroutableError: one was returned unroutable (and none failed transiently).
+        """
+        started = anyio.current_time()
+        errors: list[SinkUnavailableError | UnroutableError] = []
+        timeout = self.options.confirm_timeout_s
+        try:
+            with anyio.fail_after(timeout):
+                async with anyio.create_task_group() as group:
+                    for message in messages:
+                        group.start_soon(self._publish_one, message, errors, group.cancel_scope)
+        except TimeoutError:
+            raise _ConfirmTimeoutError(f"not confirmed within {timeout:g} s") from None
+        self.metrics.stage_seconds.labels("publish_confirm").observe(anyio.current_time() - started)
+        transient = [e for e in errors if isinstance(e, SinkUnavailableError)]
+        if transient or errors:
+            raise (transient or errors)[0]
+
+    async def _publish_one(
+        self,
+        message: OutboundMessage,
+        errors: list[SinkUnavailableError | UnroutableError],
+        group: anyio.CancelScope,
+    ) -> None:
+        self.metrics.published.labels(message.destination.value).inc()
+        try:
+            await self.sink.publish(message)
+        except SinkUnavailableError as exc:
+            errors.append(exc)
+            group.cancel()  # the delivery will be retried whole: stop waiting for the others
+        except UnroutableError as exc:
+            errors.append(exc)
+        else:
+            self.metrics.confirmed.labels(message.destination.value).inc()
+
+    async def _ack(self, delivery: Delivery, outcome: Outcome) -> None:
+        started = anyio.current_time()
+        # Confirmed: shutdown must not lose this ack (peers I-F1), but a hung ack must not
+        # hold shutdown forever either.
+        with anyio.CancelScope(
+            shield=True, deadline=started + self.options.settle_timeout_s
+        ) as scope:
+            try:
+                await delivery.ack()
+            except SourceUnavailableError as exc:
+                self.metrics.ack_failures.inc()
+                log.warning(
+                    "ack failed; the message will be redelivered",
+                    extra={**_fields(delivery), "outcome": outcome.value, "error": str(exc)},
+                )
+                return
+        if scope.cancelled_caught:
+            self.metrics.ack_failures.inc()
+            log.warning(
+                "ack timed out; the message will be redelivered",
+                extra={**_fields(delivery), "outcome": outcome.value},
+            )
+            return
+        self.metrics.acked.labels(outcome.value).inc()
+        self.metrics.stage_seconds.labels("ack").observe(anyio.current_time() - started)
+        log.debug("delivery settled", extra={**_fields(delivery), "outcome": outcome.value})
+
+    async def _give_back(self, delivery: Delivery, error: SinkUnavailableError) -> None:
+        cause = "confirm_timeout" if isinstance(error, _ConfirmTimeoutError) else "sink_unavailable"
+        self.metrics.retried.labels(cause).inc()
+        delay = self.gate.retry_delay()
+        log.warning(
+            "publish not confirmed; retrying later",
+            extra={**_fields(delivery), "cause": cause, "error": str(error), "retry_in_s": delay},
+        )
+        await anyio.sleep(delay)  # so a RabbitMQ requeue does not come straight back
+        with anyio.move_on_after(self.options.settle_timeout_s):
+            try:
+                await delivery.nack()
+            except SourceUnavailableError as exc:
+                self.metrics.nack_failures.inc()
+                log.info("nack failed", extra={**_fields(delivery), "error": str(exc)})
+
+
+def _fields(delivery: Delivery) -> dict[str, object]:
+    info = delivery.info
+    return {
+        "source": info.source,
+        "delivery_id": info.delivery_id,
+        "delivery_count": info.delivery_count,
+    }

@@ -1,0 +1,45 @@
+"""The relay's tuning knobs (a plain frozen dataclass; settings.py builds it from config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from consumer.normalize import DEFAULT_LIMITS, Limits
+
+
+@dataclass(frozen=True, slots=True)
+class RelayOptions:
+    """How the relay paces itself.
+
+    * ``max_in_flight``: deliveries being relayed at once; the relay does not receive while full.
+    * ``confirm_timeout_s``: one deadline for all confirms of a delivery's messages; past it the
+      delivery is a transient failure (not acked). Keep it below the source's lease (VOD: 30 s).
+    * ``backoff_initial_s`` / ``backoff_max_s`` / ``backoff_jitter``: exponential back-off
+      (doubling from initial, capped at max) used while the sink or the source is failing;
+      each delay is drawn from ``[delay * (1 - jitter), delay]``.
+    * ``grace_period_s``: on stop, how long in-flight deliveries may still finish.
+    * ``settle_timeout_s``: how long one ack/nack round-trip may take before it counts as failed.
+    * ``limits``: normalization guards (body size, JSON depth).
+    """
+
+    max_in_flight: int = 64
+    confirm_timeout_s: float = 15.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    backoff_jitter: float = 0.5
+    grace_period_s: float = 20.0
+    settle_timeout_s: float = 10.0
+    limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
+
+    def __post_init__(self) -> None:
+        if self.max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        for name in ("confirm_timeout_s", "backoff_initial_s", "settle_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be greater than 0")
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be at least backoff_initial_s")
+        if not 0 <= self.backoff_jitter <= 1:
+            raise ValueError("backoff_jitter must be between 0 and 1")
+        if self.grace_period_s < 0:
+            raise ValueError("grace_period_s must not be negative")

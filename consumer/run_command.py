@@ -1,0 +1,94 @@
+"""``media-bridge run``: load settings, connect both ends, run the service, map errors to exit codes.
+
+The adapters are opened through the two factories the CLI passes in (``cli.py`` is the only
+module that imports them). Every start-up problem ends as one line on stderr, never a
+traceback, and never with a password in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TextIO
+
+import anyio
+
+from consumer.errors import BridgeError, ConfigurationError, TransientError
+from consumer.logs import configure_logging
+from consumer.ports import Sink, Source
+from consumer.service import run_service
+from consumer.settings import Settings, SinkSettings, SourceSettings, load_settings, masked_url
+
+EXIT_OK = 0
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: a broker could not be reached at start-up
+EXIT_CONFIG = 78  # EX_CONFIG: bad settings, wrong credentials, missing queue, port in use
+EXIT_INTERRUPTED = 130  # interrupted before the signal handlers were installed
+
+OpenSource = Callable[[SourceSettings, int], Awaitable[Source]]  # settings, prefetch
+OpenSink = Callable[[SinkSettings], Awaitable[Sink]]
+
+log = logging.getLogger("media_bridge.run")
+
+
+def main_run(
+    config_file: Path | None,
+    open_source: OpenSource,
+    open_sink: OpenSink,
+    *,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the bridge until SIGTERM/SIGINT; returns the process exit status."""
+    err = stderr or sys.stderr
+    try:
+        settings = load_settings(config_file)
+    except ConfigurationError as exc:
+        return _fail(err, exc)
+    configure_logging(settings.log.level, settings.log.format)
+    try:
+        anyio.run(_serve, settings, open_source, open_sink)
+    except (ConfigurationError, TransientError) as exc:
+        return _fail(err, exc)
+    except ExceptionGroup as group:
+        leaf = _bridge_error(group)
+        if leaf is None:
+            raise
+        return _fail(err, leaf)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+async def _serve(settings: Settings, open_source: OpenSource, open_sink: OpenSink) -> None:
+    log.info(
+        "connecting",
+        extra={"source": masked_url(settings.source.url), "sink": masked_url(settings.sink.url)},
+    )
+    sink = await open_sink(settings.sink)  # the sink first: take nothing we can't publish
+    try:
+        prefetch = settings.source.prefetch or settings.relay.max_in_flight
+        source = await open_source(settings.source, prefetch)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await sink.aclose()
+        raise
+    await run_service(source, sink, settings)
+
+
+def _fail(stderr: TextIO, exc: BridgeError) -> int:
+    print(f"media-bridge run: {exc}", file=stderr)
+    return EXIT_CONFIG if isinstance(exc, ConfigurationError) else EXIT_UNAVAILABLE
+
+
+def _bridge_error(group: BaseExceptionGroup[BaseException]) -> BridgeError | None:
+    """The configuration or start-up error inside a task group's exception group, if any."""
+    found = group.subgroup(lambda e: isinstance(e, ConfigurationError | TransientError))
+    while found is not None:
+        first = found.exceptions[0]
+        if isinstance(first, BridgeError):
+            return first
+        if not isinstance(first, BaseExceptionGroup):
+            return None
+        found = first
+    return None

@@ -1,0 +1,65 @@
+"""The list of every setting, generated from the settings model (for ``media-bridge run --help``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import UnionType
+from typing import Union, get_args, get_origin
+
+from pydantic import BaseModel, SecretStr
+
+from consumer.settings import ENV_DELIMITER, ENV_PREFIX, Settings, masked_url
+
+
+@dataclass(frozen=True, slots=True)
+class SettingDoc:
+    env_var: str  # MEDIA_BRIDGE_SINK__URL
+    path: str  # sink.url (the TOML table and key)
+    default: str
+    description: str
+
+
+def setting_docs(model: type[BaseModel] = Settings, path: tuple[str, ...] = ()) -> list[SettingDoc]:
+    """One entry per leaf setting, in declaration order."""
+    docs: list[SettingDoc] = []
+    for name, field in model.model_fields.items():
+        here = (*path, name)
+        sections = _sections(field.annotation)
+        if sections:  # a nested model, or a union of them (source kinds): list each one's keys
+            seen = {doc.env_var for doc in docs}
+            for section in sections:
+                docs.extend(d for d in setting_docs(section, here) if d.env_var not in seen)
+                seen.update(d.env_var for d in docs)
+            continue
+        docs.append(
+            SettingDoc(
+                env_var=ENV_PREFIX + ENV_DELIMITER.join(here).upper(),
+                path=".".join(here),
+                default=_show(field.get_default(call_default_factory=True)),
+                description=field.description or "",
+            )
+        )
+    return docs
+
+
+def settings_epilog() -> str:
+    """The settings table for ``--help``: env var, default and meaning of each."""
+    docs = setting_docs()
+    width = max(len(doc.env_var) for doc in docs)
+    lines = [f"  {d.env_var:<{width}}  {d.description} [default: {d.default}]" for d in docs]
+    return "\n".join(lines)
+
+
+def _sections(annotation: object) -> list[type[BaseModel]]:
+    members = (
+        get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    )
+    return [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+
+
+def _show(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return masked_url(value)
+    if value is None:
+        return "unset"
+    return str(value)

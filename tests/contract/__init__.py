@@ -1,0 +1,1 @@
+"""Contract suites every Source and Sink adapter must pass (subclassed once per adapter)."""

@@ -1,0 +1,104 @@
+"""Events and parked bodies become the right OutboundMessages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from consumer.events import MediaEvent, MediaEventData
+from consumer.normalize import normalize
+from consumer.outbound import event_message, parking_message, routing_key
+from consumer.ports import DeliveryInfo, Destination
+from tests.relay_support import NEW_FILE_UPLOAD, NOT_JSON
+
+INFO = DeliveryInfo(
+    source="rabbitmq:media.notifications",
+    delivery_id="7",
+    delivery_count=3,
+    received_at=datetime(2024, 5, 1, tzinfo=UTC),
+)
+
+
+def media_event(vendor: str, event_type: str, status: str | None) -> MediaEvent:
+    data = MediaEventData(
+        vendor=vendor,
+        format="mps" if vendor == "mps" else "vod-v3",
+        event_type=event_type,
+        status=status,
+        succeeded=True,
+        raw={},
+    )
+    return MediaEvent(id="e1", source=f"/tencentcloud/{vendor}", type="t", data=data)
+
+
+@pytest.mark.parametrize(
+    ("vendor", "event_type", "status", "key"),
+    [
+        ("vod", "ProcedureStateChanged", "FINISH", "vod.ProcedureStateChanged.FINISH"),
+        ("mps", "WorkflowTask", "FINISH", "mps.WorkflowTask.FINISH"),
+        ("vod", "NewFileUpload", None, "vod.NewFileUpload.NONE"),
+        ("vod", "NewFileUpload", " ", "vod.NewFileUpload.NONE"),
+        ("vod", "Odd.Type#*", "PRO CESSING", "vod.Odd_Type__.PRO_CESSING"),
+    ],
+)
+def test_routing_key_is_vendor_type_status_with_safe_words(
+    vendor: str, event_type: str, status: str | None, key: str
+) -> None:
+    """Keys always have three words; a missing status is NONE; dots/wildcards become _."""
+    assert routing_key(media_event(vendor, event_type, status)) == key
+
+
+def test_event_message_is_the_structured_cloudevent() -> None:
+    """Body is the CloudEvent JSON without nulls; id, type and ce- headers match it."""
+    [normalized] = normalize(NEW_FILE_UPLOAD)
+    message = event_message(normalized)
+    body = orjson.loads(message.body)
+    assert message.destination is Destination.EVENTS
+    assert message.content_type == "application/cloudevents+json"
+    assert body["id"] == message.message_id == normalized.event.id
+    assert body["type"] == message.type == normalized.event.type
+    assert body["specversion"] == "1.0"
+    assert None not in body.values()
+    assert message.headers["ce-id"] == body["id"]
+    assert message.headers["ce-source"] == body["source"]
+    assert message.headers["ce-type"] == body["type"]
+    assert message.headers["ce-specversion"] == "1.0"
+    assert all(name.startswith("ce-") for name in message.headers)
+
+
+def test_parking_message_keeps_the_body_and_says_why() -> None:
+    """The parked body is byte-identical and the headers name reason, source and delivery."""
+    at = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    message = parking_message(
+        NOT_JSON,
+        INFO,
+        "not_json",
+        "body is not valid JSON",
+        original_content_type="text/xml",
+        parked_at=at,
+    )
+    assert message.destination is Destination.PARKING
+    assert message.body == NOT_JSON
+    assert message.routing_key == "not_json"
+    assert message.content_type == "text/xml"
+    assert message.headers == {
+        "x-park-reason": "not_json",
+        "x-park-detail": "body is not valid JSON",
+        "x-source": "rabbitmq:media.notifications",
+        "x-delivery-id": "7",
+        "x-delivery-count": 3,
+        "x-parked-at": "2024-05-01T12:00:00+00:00",
+        "x-original-content-type": "text/xml",
+    }
+
+
+def test_parking_message_id_is_stable_per_body() -> None:
+    """The same body parked twice gets the same message id; another body another id."""
+    first = parking_message(NOT_JSON, INFO, "not_json", "x")
+    again = parking_message(NOT_JSON, INFO, "not_json", "y")
+    other = parking_message(b"other", INFO, "not_json", "x")
+    assert first.message_id == again.message_id != other.message_id
+    assert "x-original-content-type" not in first.headers
+    assert first.content_type == "application/octet-stream"
