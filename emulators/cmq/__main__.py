@@ -1,0 +1,7 @@
+"""``python -m emulators.cmq``."""
+
+import sys
+
+from emulators.cmq.cli import main
+
+sys.exit(main())
