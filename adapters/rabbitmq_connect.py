@@ -1,0 +1,125 @@
+"""Opening a robust AMQP connection, and translating aio-pika/aiormq errors at the boundary.
+
+Every RabbitMQ adapter call that can fail goes through :func:`translated`, so the core only ever
+sees the ``consumer.errors`` tree. Nothing here logs or raises a URL with its password in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import aio_pika
+import aiormq.exceptions
+import anyio
+import pamqp.exceptions
+from aio_pika.abc import AbstractRobustConnection
+from yarl import URL
+
+from consumer.errors import ConfigurationError, TransientError, UnroutableError
+
+log = logging.getLogger(__name__)
+
+_SCHEMES = ("amqp", "amqps")
+CONNECT_TIMEOUT_S = 10.0
+RECONNECT_INTERVAL_S = "1"
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with its password replaced by ``***`` (safe for logs and error messages)."""
+    try:
+        parsed = URL(str(url))
+    except (TypeError, ValueError):
+        return "<unparseable URL>"
+    return str(parsed.with_password("***")) if parsed.password is not None else str(parsed)
+
+
+def parse_amqp_url(url: str) -> URL:
+    """Validate ``url`` before any connect attempt.
+
+    aio-pika retries a malformed URL forever in the background, so it must never see one.
+    """
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        raise ConfigurationError("RabbitMQ URL is not a valid URL") from None
+    if parsed.scheme not in _SCHEMES or not parsed.host:
+        raise ConfigurationError(
+            f"RabbitMQ URL must look like amqp://user:password@host:5672/vhost, got {mask_url(url)}"
+        )
+    return parsed
+
+
+@contextmanager
+def translated(unavailable: type[TransientError], what: str) -> Iterator[None]:
+    """Re-raise aio-pika/aiormq failures of ``what`` as ``unavailable`` (or Unroutable/Config)."""
+    try:
+        yield
+    except aiormq.exceptions.PublishError as exc:
+        raise UnroutableError(f"{what}: returned by the broker ({_reply_text(exc)})") from None
+    except (aiormq.exceptions.ChannelAccessRefused, aiormq.exceptions.AuthenticationError) as exc:
+        raise ConfigurationError(f"{what}: access refused by RabbitMQ ({exc})") from None
+    except aiormq.exceptions.ProbableAuthenticationError:
+        raise ConfigurationError(
+            f"{what}: RabbitMQ refused the login (wrong user name or password?)"
+        ) from None
+    except aiormq.exceptions.ChannelPreconditionFailed as exc:
+        # An existing queue/exchange with other arguments: retrying can't fix it.
+        raise ConfigurationError(f"{what}: {_reply_text(exc)}") from None
+    except (
+        aiormq.exceptions.AMQPError,
+        aiormq.exceptions.ChannelInvalidStateError,
+        pamqp.exceptions.PAMQPException,
+        ConnectionError,
+        OSError,  # includes TimeoutError from publish/confirm timeouts
+    ) as exc:
+        raise unavailable(f"{what}: {type(exc).__name__}: {_reply_text(exc)}") from None
+
+
+def _reply_text(exc: BaseException) -> str:
+    """The broker's words when it gave any; never the frames or URLs aiormq puts in ``args``."""
+    for arg in exc.args:
+        if isinstance(arg, str):
+            return arg
+    return str(getattr(exc, "reason", "")) or type(exc).__name__
+
+
+async def open_connection(
+    url: str, name: str, unavailable: type[TransientError]
+) -> AbstractRobustConnection:
+    """A robust connection named ``name`` (shown in the management UI and ``rabbitmqctl``).
+
+    Raises:
+        ConfigurationError: bad URL, credentials or vhost.
+        unavailable: the broker can't be reached within ``CONNECT_TIMEOUT_S``.
+    """
+    parsed = parse_amqp_url(url)
+    where = mask_url(parsed)
+    # Host and pid tell bridge instances apart in the management UI and `rabbitmqctl
+    # list_connections` (and let an operator close exactly one instance's connections).
+    name = f"{name} {socket.gethostname()}:{os.getpid()}"
+    if "reconnect_interval" not in parsed.query:
+        # aio-pika waits 5 s between attempts by default; a relay should come back sooner.
+        parsed = parsed.update_query(reconnect_interval=RECONNECT_INTERVAL_S)
+    connection = aio_pika.RobustConnection(parsed, client_properties={"connection_name": name})
+    try:
+        with translated(unavailable, f"connecting to {where}"):
+            try:
+                with anyio.fail_after(CONNECT_TIMEOUT_S):
+                    await connection.connect(timeout=CONNECT_TIMEOUT_S)
+            except aiormq.exceptions.InvalidFrameError:
+                # RabbitMQ answers Connection.Open with Connection.Close for a vhost that does
+                # not exist or that the user has no permission on.
+                raise ConfigurationError(
+                    f"connecting to {where}: RabbitMQ refused the virtual host "
+                    "(it does not exist or the user has no access to it)"
+                ) from None
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await connection.close()
+        raise
+    log.info("connected to %s as %r", where, name)
+    return connection

@@ -1,0 +1,113 @@
+"""The two bridges the benchmark compares, each run alone in a child process.
+
+    python -m bench._bridges {baseline,relay} --url URL --source Q --exchange EX [--prefetch N]
+
+Prints ``ready`` on stdout once consuming, then runs until SIGTERM/SIGINT. The parent measures
+this process from the outside (/proc CPU time and RSS), so nothing here counts or times.
+
+* ``baseline``: an idiomatic hand-written aio-pika bridge (robust connections, prefetch,
+  ``json.loads``, ``Exchange.publish`` with confirms, ``message.ack()`` after the confirm; aio-pika
+  runs one callback task per delivery, so it is concurrent up to the prefetch).
+* ``relay``: ours: ``RabbitSource`` → ``run_relay`` → ``RabbitSink``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+
+import aio_pika
+import anyio
+from aio_pika.abc import AbstractIncomingMessage
+
+from adapters.rabbitmq import RabbitSink, RabbitSinkOptions, RabbitSource, RabbitSourceOptions
+from consumer.relay import RelayOptions, run_relay
+
+
+async def _wait_for_signal() -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            return
+
+
+def _ready() -> None:
+    print("ready", flush=True)
+
+
+async def run_baseline(args: argparse.Namespace) -> None:
+    consume_conn = await aio_pika.connect_robust(args.url)
+    publish_conn = await aio_pika.connect_robust(args.url)
+    channel = await consume_conn.channel()
+    await channel.set_qos(prefetch_count=args.prefetch)
+    out = await publish_conn.channel(publisher_confirms=True)
+    exchange = await out.get_exchange(args.exchange)
+    queue = await channel.get_queue(args.source)
+
+    async def handle(message: AbstractIncomingMessage) -> None:
+        doc = json.loads(message.body)
+        event = doc["ProcedureStateChangeEvent"]
+        await exchange.publish(
+            aio_pika.Message(
+                message.body,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=event["TaskId"],
+                type=doc["EventType"],
+            ),
+            routing_key=f"vod.{doc['EventType']}.{event['Status']}",
+            timeout=10,
+        )
+        await message.ack()
+
+    await queue.consume(handle)
+    _ready()
+    await _wait_for_signal()
+    await consume_conn.close()
+    await publish_conn.close()
+
+
+async def run_ours(args: argparse.Namespace) -> None:
+    sink = await RabbitSink.connect(
+        RabbitSinkOptions(
+            args.url,
+            events_exchange=args.exchange,
+            parking_exchange=f"{args.exchange}.parking",
+            parking_queue=f"{args.exchange}.parking",
+        )
+    )
+    source = await RabbitSource.connect(
+        RabbitSourceOptions(args.url, queue=args.source, prefetch=args.prefetch)
+    )
+    stop = anyio.Event()
+
+    async def stop_on_signal() -> None:
+        await _wait_for_signal()
+        stop.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(stop_on_signal)
+        _ready()
+        await run_relay(source, sink, RelayOptions(max_in_flight=args.prefetch), stop=stop)
+        group.cancel_scope.cancel()
+    await source.aclose()
+    await sink.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kind", choices=["baseline", "relay"])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--exchange", required=True)
+    parser.add_argument("--prefetch", type=int, default=64)
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args()
+    logging.basicConfig(level=args.log_level, stream=sys.stderr)
+    anyio.run(run_baseline if args.kind == "baseline" else run_ours, args)
+
+
+if __name__ == "__main__":
+    main()
