@@ -13,13 +13,25 @@ Every series is prefixed ``media_bridge_``. Counters (exported with ``_total``):
 
 Gauges: ``in_flight`` (deliveries being relayed), ``sink_healthy`` (0 while backing off).
 Histogram ``stage_seconds{stage}``: ``normalize``, ``publish_confirm``, ``ack``, ``total``.
+
+A source adapter's own counters (e.g. CMQ's late deletes or empty polls) are exported by
+:func:`register_source_counters` from a callback the composition root provides, read at each
+scrape, as ``media_bridge_<source>_<name>_total``; this module never imports an adapter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 PREFIX = "media_bridge"
+STAGES = ("normalize", "publish_confirm", "ack", "total")
+DESTINATIONS = ("events", "parking")
+OUTCOMES = ("relayed", "parked")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -62,3 +74,43 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # Label children resolved once: .labels() costs a lock and a dict lookup per call, and
+        # the relay records several per delivery.
+        self.stage = {s: self.stage_seconds.labels(s) for s in STAGES}
+        self.published_to = {d: self.published.labels(d) for d in DESTINATIONS}
+        self.confirmed_to = {d: self.confirmed.labels(d) for d in DESTINATIONS}
+        self.acked_as = {o: self.acked.labels(o) for o in OUTCOMES}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCounter:
+    """One monotonic counter an adapter keeps (``name`` without prefix or ``_total``)."""
+
+    name: str
+    help: str
+    value: float
+
+
+class SourceCountersCollector(Collector):
+    """Exports whatever ``read()`` returns at scrape time, so the adapter keeps plain ints."""
+
+    def __init__(self, source: str, read: Callable[[], Iterable[SourceCounter]]) -> None:
+        self._prefix = f"{PREFIX}_{source}"
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        for counter in self._read():
+            yield CounterMetricFamily(f"{self._prefix}_{counter.name}", counter.help, counter.value)
+
+    def describe(self) -> Iterator[Metric]:
+        # Registering must not call read(): the adapter may not exist yet.
+        return iter(())
+
+
+def register_source_counters(
+    registry: CollectorRegistry, source: str, read: Callable[[], Iterable[SourceCounter]]
+) -> SourceCountersCollector:
+    """Export a source adapter's counters as ``media_bridge_<source>_<name>_total``."""
+    collector = SourceCountersCollector(source, read)
+    registry.register(collector)
+    return collector

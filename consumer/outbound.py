@@ -31,6 +31,8 @@ import re
 import uuid
 from datetime import UTC, datetime
 
+import orjson
+
 from consumer.events import CLOUDEVENTS_MEDIA_TYPE, MediaEvent, NormalizedEvent
 from consumer.ports import DeliveryInfo, Destination, OutboundMessage
 
@@ -53,12 +55,26 @@ def event_message(normalized: NormalizedEvent) -> OutboundMessage:
     return OutboundMessage(
         destination=Destination.EVENTS,
         routing_key=routing_key(event),
-        body=event.model_dump_json(exclude_none=True).encode(),
+        body=structured_json(event),
         message_id=event.id,
         content_type=CLOUDEVENTS_MEDIA_TYPE,
         type=event.type,
         headers=cloudevents_headers(event),
     )
+
+
+def structured_json(event: MediaEvent) -> bytes:
+    """The CloudEvent in JSON structured mode, null attributes and fields left out.
+
+    Same bytes as ``event.model_dump_json(exclude_none=True)`` (a test holds them equal), but
+    ``data.raw`` - most of the body - goes through orjson instead of pydantic's ``Any``
+    serializer, which was the slowest step of building an outbound message.
+    """
+    data = event.data.model_dump(exclude={"raw"}, exclude_none=True)
+    data["raw"] = event.data.raw
+    envelope = event.model_dump(exclude={"data"}, exclude_none=True, mode="json")
+    envelope["data"] = data
+    return orjson.dumps(envelope)
 
 
 def routing_key(event: MediaEvent) -> str:
@@ -69,12 +85,19 @@ def routing_key(event: MediaEvent) -> str:
 
 def cloudevents_headers(event: MediaEvent) -> dict[str, str | int]:
     """The CloudEvents context attributes of ``event`` as ``ce-`` headers (absent ones left out)."""
-    attributes = event.model_dump(mode="json", include=set(_CE_HEADER_ATTRIBUTES))
-    return {
-        f"{HEADER_PREFIX}{name}": str(attributes[name])
-        for name in _CE_HEADER_ATTRIBUTES
-        if attributes.get(name) is not None
+    # Read straight from the model: a second model_dump per event cost as much as the body.
+    headers: dict[str, str | int] = {
+        "ce-id": event.id,
+        "ce-source": event.source,
+        "ce-type": event.type,
+        "ce-specversion": event.specversion,
+        "ce-dataschema": event.dataschema,
     }
+    if event.subject is not None:
+        headers["ce-subject"] = event.subject
+    if event.time is not None:
+        headers["ce-time"] = event.time.isoformat().replace("+00:00", "Z")
+    return headers
 
 
 def parking_message(
@@ -112,4 +135,7 @@ def parking_message(
 def _key_part(value: str | None) -> str:
     if not value or not value.strip():
         return MISSING_PART
-    return _UNSAFE.sub("_", value.strip())[:MAX_PART_CHARS]
+    value = value.strip()
+    if _UNSAFE.search(value) is not None:  # rare: vendor names are plain words
+        value = _UNSAFE.sub("_", value)
+    return value[:MAX_PART_CHARS]

@@ -102,3 +102,22 @@ def test_parking_message_id_is_stable_per_body() -> None:
     assert first.message_id == again.message_id != other.message_id
     assert "x-original-content-type" not in first.headers
     assert first.content_type == "application/octet-stream"
+
+
+def test_structured_body_is_byte_for_byte_the_pydantic_serialization() -> None:
+    """The fast body serializer produces exactly what pydantic's own JSON dump would."""
+    from consumer.errors import PayloadError
+    from consumer.outbound import structured_json
+    from tests.samples import sample_files
+
+    checked = 0
+    for path in sample_files():
+        try:
+            events = normalize(path.read_bytes())
+        except PayloadError:  # the non-notification samples: covered by the golden tests
+            continue
+        for item in events:
+            expected = item.event.model_dump_json(exclude_none=True).encode()
+            assert structured_json(item.event) == expected, path.name
+            checked += 1
+    assert checked >= 50
