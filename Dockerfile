@@ -10,6 +10,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY consumer ./consumer
 COPY adapters ./adapters
+COPY emulators ./emulators
 RUN pip install . && useradd --system --uid 10001 --no-create-home bridge
 
 USER bridge

@@ -63,7 +63,7 @@ def _split(doc: Any, where: str, layer: int, in_response: bool = False) -> Itera
     elif "EventSet" in doc:
         yield from _event_set(doc["EventSet"], f"{where}.EventSet")
     elif "eventList" in doc:
-        yield from _legacy_event_list(doc["eventList"], f"{where}.eventList", layer)
+        yield from _legacy_event_list(doc["eventList"], f"{where}.eventList")
     elif in_response and "RequestId" in doc:
         # A notification returned by an API (ParseNotification, tccli output): its RequestId
         # belongs to that API call, not to the event, so it stays out of raw and of the id.
@@ -73,33 +73,34 @@ def _split(doc: Any, where: str, layer: int, in_response: bool = False) -> Itera
         yield Element(event=doc, handle=None, where=where)
 
 
+def _batch_items(items: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, element) for each object of a batch list; a null batch is an empty one."""
+    if items is None:
+        return
+    if not isinstance(items, list):
+        raise PayloadError(PayloadReason.INVALID_FIELD, f"{where} should be a list")
+    for index, item in enumerate(items):
+        path = f"{where}[{index}]"
+        if not isinstance(item, dict):
+            raise PayloadError(PayloadReason.INVALID_FIELD, f"{path} should be an object")
+        yield path, item
+
+
+def _handle(item: dict[str, Any], key: str, path: str) -> str | None:
+    handle = item.get(key)
+    if handle is not None and not isinstance(handle, str | int):
+        raise PayloadError(PayloadReason.INVALID_FIELD, f"{path}.{key} should be a string")
+    return None if handle is None else str(handle)
+
+
 def _event_set(items: Any, where: str) -> Iterator[Element]:
-    if items is None:
-        return
-    if not isinstance(items, list):
-        raise PayloadError(PayloadReason.INVALID_FIELD, f"{where} should be a list")
-    for index, item in enumerate(items):
-        path = f"{where}[{index}]"
-        if not isinstance(item, dict):
-            raise PayloadError(PayloadReason.INVALID_FIELD, f"{path} should be an object")
-        handle = item.get("EventHandle")
-        if handle is not None and not isinstance(handle, str):
-            raise PayloadError(PayloadReason.INVALID_FIELD, f"{path}.EventHandle should be a string")
-        yield Element(event=item, handle=handle, where=path)
+    for path, item in _batch_items(items, where):
+        yield Element(event=item, handle=_handle(item, "EventHandle", path), where=path)
 
 
-def _legacy_event_list(items: Any, where: str, layer: int) -> Iterator[Element]:
-    if items is None:
-        return
-    if not isinstance(items, list):
-        raise PayloadError(PayloadReason.INVALID_FIELD, f"{where} should be a list")
-    for index, item in enumerate(items):
-        path = f"{where}[{index}]"
-        if not isinstance(item, dict):
-            raise PayloadError(PayloadReason.INVALID_FIELD, f"{path} should be an object")
-        handle = item.get("msgHandle")
-        if handle is not None and not isinstance(handle, str | int):
-            raise PayloadError(PayloadReason.INVALID_FIELD, f"{path}.msgHandle should be a string")
+def _legacy_event_list(items: Any, where: str) -> Iterator[Element]:
+    for path, item in _batch_items(items, where):
+        handle = _handle(item, "msgHandle", path)
         content = item.get("eventContent")
         if isinstance(content, str):
             content = _parse_embedded(content, f"{path}.eventContent")
@@ -107,11 +108,7 @@ def _legacy_event_list(items: Any, where: str, layer: int) -> Iterator[Element]:
             raise PayloadError(
                 PayloadReason.INVALID_FIELD, f"{path}.eventContent should be an object"
             )
-        yield Element(
-            event=content,
-            handle=None if handle is None else str(handle),
-            where=f"{path}.eventContent",
-        )
+        yield Element(event=content, handle=handle, where=f"{path}.eventContent")
 
 
 def _cmq_message_body(doc: dict[str, Any], where: str) -> Any:
