@@ -36,7 +36,9 @@ class CmqSourceOptions:
     retry_initial_backoff: float = 0.1
     retry_max_backoff: float = 5.0
     receive_retry_attempts: int = 5  # failed polls in a row before receive() raises
-    delete_coalesce_window: float = 0.005  # acks arriving within it share one BatchDelete
+    # Acks arriving within it share one BatchDelete (flushed early at 16). Deletes are off the
+    # event-latency path, so 20 ms costs nothing downstream and fills batches under load.
+    delete_coalesce_window: float = 0.02
 
     def __post_init__(self) -> None:
         self._check_target()

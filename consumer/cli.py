@@ -46,8 +46,13 @@ class _Parser(argparse.ArgumentParser):
 if TYPE_CHECKING:  # argparse's action class is only subscriptable for the type checker
     Subcommands = argparse._SubParsersAction[_Parser]
 
+    from prometheus_client import CollectorRegistry
+
+    from adapters.cmq import CmqSource
+    from consumer.metrics import SourceCounter
     from consumer.ports import Sink, Source
-    from consumer.settings import SinkSettings, SourceSettings
+    from consumer.run_command import OpenSource
+    from consumer.settings import CmqSourceSettings, SinkSettings, SourceSettings
 
 
 def _add_normalize(subparsers: Subcommands) -> None:
@@ -113,8 +118,9 @@ def _add_run(subparsers: Subcommands) -> None:
             "settings (environment variables; in a TOML file the same names as [section] key "
             "= value; the environment wins):\n"
             f"{settings_epilog()}\n\n"
-            "exit status: 0 stopped by a signal after draining; 69 a broker is unreachable at "
-            "start-up; 78 bad settings, refused credentials or status port in use; 64 bad usage."
+            "exit status: 0 stopped by a signal after draining; 69 a broker or the CMQ endpoint "
+            "is unreachable at start-up; 78 bad settings, refused credentials, missing queue or "
+            "status port in use; 64 bad usage."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -130,21 +136,103 @@ def _add_run(subparsers: Subcommands) -> None:
 def _run_run(args: argparse.Namespace) -> int:
     import os
 
+    from prometheus_client import CollectorRegistry
+
     from consumer.run_command import main_run
     from consumer.settings import CONFIG_ENV
 
     config = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
-    return main_run(config, _open_source, _open_sink)
+    registry = CollectorRegistry()  # served on /metrics; the source may add its counters
+    return main_run(config, source_opener(registry), _open_sink, registry=registry)
 
 
-async def _open_source(settings: SourceSettings, prefetch: int) -> Source:
-    # One case per source kind (settings.kind); CMQ adds its branch here.
-    from adapters.rabbitmq import RabbitSource, RabbitSourceOptions
+def source_opener(registry: CollectorRegistry) -> OpenSource:
+    """The source factory for ``run``: one case per source kind (``settings.kind``)."""
 
-    options = RabbitSourceOptions(
-        url=settings.url.get_secret_value(), queue=settings.queue, prefetch=prefetch
+    async def open_source(settings: SourceSettings, prefetch: int) -> Source:
+        if settings.kind == "cmq":
+            source = await _open_cmq(settings)
+            from consumer.metrics import register_source_counters
+
+            register_source_counters(registry, "cmq", lambda: _cmq_counters(source))
+            return source
+        from adapters.rabbitmq import RabbitSource, RabbitSourceOptions
+
+        options = RabbitSourceOptions(
+            url=settings.url.get_secret_value(), queue=settings.queue, prefetch=prefetch
+        )
+        return await RabbitSource.connect(options)
+
+    return open_source
+
+
+async def _open_cmq(settings: CmqSourceSettings) -> CmqSource:
+    from adapters.cmq import CmqSource, CmqSourceOptions
+    from adapters.cmq_signing import SignatureMethod
+
+    token = settings.token.get_secret_value() if settings.token is not None else None
+    options = CmqSourceOptions(
+        endpoint=settings.endpoint,
+        secret_id=settings.secret_id,
+        secret_key=settings.secret_key.get_secret_value(),
+        token=token,
+        queues=tuple(settings.queues),
+        batch_size=settings.batch_size,
+        polling_wait_seconds=settings.polling_wait_seconds,
+        signature_method=SignatureMethod(settings.signature_method),
+        http_timeout=settings.http_timeout_s,
+        retry_initial_backoff=settings.retry_initial_backoff_s,
+        retry_max_backoff=max(settings.retry_max_backoff_s, settings.retry_initial_backoff_s),
+        receive_retry_attempts=settings.receive_retry_attempts,
+        delete_coalesce_window=settings.delete_coalesce_window_s,
     )
-    return await RabbitSource.connect(options)
+    return await CmqSource.connect(options)
+
+
+# What each CmqStats counter means, for the /metrics HELP lines.
+_CMQ_COUNTERS = {
+    "received": "CMQ messages leased by BatchReceiveMessage",
+    "deleted": "CMQ messages CMQ confirmed deleted",
+    "late_deletes": "CMQ acks skipped because the lease had run out (message comes again)",
+    "invalid_handles": "CMQ deletes answered 4430: lease lost or already deleted",
+    "expired_in_buffer": "CMQ leases that ran out before the relay took the message",
+    "empty_polls": "CMQ long polls that ended with no message (code 7000)",
+    "receive_retries": "CMQ BatchReceiveMessage calls retried (throttling, 6000, 5xx, network)",
+    "delete_retries": "CMQ BatchDeleteMessage calls retried",
+    "delete_failures": "CMQ acks that gave up (the message comes again)",
+    "throttled": "CMQ replies 4420/4480 (throttled), any action",
+}
+
+
+def _cmq_counters(source: CmqSource) -> list[SourceCounter]:
+    from consumer.metrics import SourceCounter
+
+    stats = source.stats
+    return [SourceCounter(name, text, getattr(stats, name)) for name, text in _CMQ_COUNTERS.items()]
+
+
+def _add_cmq_emulator(subparsers: Subcommands) -> None:
+    from emulators.cmq.cli import build_parser
+
+    emulator = build_parser("media-bridge cmq-emulator")
+    subparsers.add_parser(
+        "cmq-emulator",
+        # Only its arguments are borrowed; the class of the parent parser does not matter.
+        parents=[emulator],  # type: ignore[list-item]
+        add_help=False,  # the parent parser brings -h/--help
+        epilog=emulator.epilog,
+        help="run the local CMQ / TDMQ-CMQ emulator (for development and tests)",
+        description=(
+            "A local CMQ (API 2.0 data plane) server with queues in memory, signature checks, "
+            "leases, long polling and fault injection; see emulators/cmq/README.md."
+        ),
+    ).set_defaults(handler=_run_cmq_emulator)
+
+
+def _run_cmq_emulator(args: argparse.Namespace) -> int:
+    from emulators.cmq.cli import run
+
+    return run(args)
 
 
 async def _open_sink(settings: SinkSettings) -> Sink:
@@ -173,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_normalize(subparsers)
     _add_run(subparsers)
     _add_schema(subparsers)
+    _add_cmq_emulator(subparsers)
     return parser
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 import anyio
+from prometheus_client import CollectorRegistry
 
 from consumer.errors import BridgeError, ConfigurationError, TransientError
 from consumer.logs import configure_logging
@@ -38,8 +39,13 @@ def main_run(
     open_sink: OpenSink,
     *,
     stderr: TextIO | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> int:
-    """Run the bridge until SIGTERM/SIGINT; returns the process exit status."""
+    """Run the bridge until SIGTERM/SIGINT; returns the process exit status.
+
+    ``registry`` is the one /metrics serves; the CLI passes it so the source it opens can add
+    its own counters there.
+    """
     err = stderr or sys.stderr
     try:
         settings = load_settings(config_file)
@@ -47,7 +53,7 @@ def main_run(
         return _fail(err, exc)
     configure_logging(settings.log.level, settings.log.format)
     try:
-        anyio.run(_serve, settings, open_source, open_sink)
+        anyio.run(_serve, settings, open_source, open_sink, registry)
     except (ConfigurationError, TransientError) as exc:
         return _fail(err, exc)
     except ExceptionGroup as group:
@@ -60,20 +66,25 @@ def main_run(
     return EXIT_OK
 
 
-async def _serve(settings: Settings, open_source: OpenSource, open_sink: OpenSink) -> None:
+async def _serve(
+    settings: Settings,
+    open_source: OpenSource,
+    open_sink: OpenSink,
+    registry: CollectorRegistry | None,
+) -> None:
     log.info(
         "connecting",
-        extra={"source": masked_url(settings.source.url), "sink": masked_url(settings.sink.url)},
+        extra={"source": settings.source.target(), "sink": masked_url(settings.sink.url)},
     )
     sink = await open_sink(settings.sink)  # the sink first: take nothing we can't publish
     try:
-        prefetch = settings.source.prefetch or settings.relay.max_in_flight
+        prefetch = settings.source.prefetch_for(settings.relay.max_in_flight)
         source = await open_source(settings.source, prefetch)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await sink.aclose()
         raise
-    await run_service(source, sink, settings)
+    await run_service(source, sink, settings, registry=registry)
 
 
 def _fail(stderr: TextIO, exc: BridgeError) -> int:

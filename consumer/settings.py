@@ -5,19 +5,19 @@ over an optional TOML file (``--config FILE`` or ``MEDIA_BRIDGE_CONFIG``), over 
 ``[sink]``. Passwords live in URLs held as ``SecretStr``: only :func:`masked_url` renders them,
 and validation errors never echo a secret (see :func:`load_settings`).
 
-Adding a source kind (CMQ): define ``CmqSourceSettings`` with ``kind: Literal["cmq"]`` next to
-``RabbitSourceSettings`` and set ``SourceSettings = Annotated[RabbitSourceSettings |
-CmqSourceSettings, Field(discriminator="kind")]``; the CLI's source factory gets one more case.
+``[source]`` is a discriminated union on ``kind`` (``rabbitmq``, the default, or ``cmq``), see
+``consumer.settings_source``; adding a kind means one more class there and one more case in the
+CLI's source factory.
 """
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,65 +28,37 @@ from pydantic_settings import (
 from consumer.errors import ConfigurationError
 from consumer.normalize import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DEPTH, Limits
 from consumer.relay_options import RelayOptions
+from consumer.settings_base import DEFAULT_AMQP_URL, Section, check_amqp_url, masked_url
+from consumer.settings_source import (
+    CmqSourceSettings,
+    RabbitSourceSettings,
+    SourceSettings,
+    default_kind,
+)
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_AMQP_URL",
+    "ENV_DELIMITER",
+    "ENV_PREFIX",
+    "CmqSourceSettings",
+    "HttpSettings",
+    "LogSettings",
+    "RabbitSourceSettings",
+    "RelaySettings",
+    "Settings",
+    "SinkSettings",
+    "SourceSettings",
+    "load_settings",
+    "masked_url",
+]
 
 ENV_PREFIX = "MEDIA_BRIDGE_"
 ENV_DELIMITER = "__"
 CONFIG_ENV = f"{ENV_PREFIX}CONFIG"
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-AMQP_SCHEMES = ("amqp", "amqps")
 
 
-def masked_url(url: SecretStr | str) -> str:
-    """``url`` with its password replaced by ``***`` (safe for logs and error lines)."""
-    text = url.get_secret_value() if isinstance(url, SecretStr) else url
-    try:
-        parts = urlsplit(text)
-        if parts.password is None:
-            return text
-        host = parts.hostname or ""
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
-        netloc = f"{parts.username or ''}:***@{host}"
-        return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return "<unparsable URL>"
-
-
-def _check_amqp_url(url: SecretStr) -> SecretStr:
-    try:
-        parts = urlsplit(url.get_secret_value())
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        raise ValueError("not a valid URL") from None
-    if parts.scheme not in AMQP_SCHEMES:
-        raise ValueError("must start with amqp:// or amqps://")
-    if not parts.hostname or not port_ok:
-        raise ValueError("must name a host, e.g. amqp://user:password@host:5672/vhost")
-    return url
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RabbitSourceSettings(_Section):
-    """A RabbitMQ queue holding Tencent notification bodies (the local stand-in for CMQ)."""
-
-    kind: Literal["rabbitmq"] = Field("rabbitmq", description="source type: rabbitmq")
-    url: SecretStr = Field(SecretStr(DEFAULT_AMQP_URL), description="AMQP URL of the source broker")
-    queue: str = Field("media.notifications", min_length=1, description="queue to consume")
-    prefetch: int | None = Field(
-        None, ge=1, description="AMQP prefetch; default: relay.max_in_flight"
-    )
-
-    _url = field_validator("url")(_check_amqp_url)
-
-
-# CMQ: add CmqSourceSettings here and make this a discriminated union on ``kind``.
-SourceSettings = Annotated[RabbitSourceSettings, Field(description="where notifications come from")]
-
-
-class SinkSettings(_Section):
+class SinkSettings(Section):
     """The internal RabbitMQ the events are published to."""
 
     url: SecretStr = Field(SecretStr(DEFAULT_AMQP_URL), description="AMQP URL of the events broker")
@@ -97,10 +69,10 @@ class SinkSettings(_Section):
         15.0, gt=0, description="seconds to wait for the broker's confirms of one delivery"
     )
 
-    _url = field_validator("url")(_check_amqp_url)
+    _url = field_validator("url")(check_amqp_url)
 
 
-class RelaySettings(_Section):
+class RelaySettings(Section):
     """Pacing of the relay (see ``consumer.relay_options.RelayOptions``)."""
 
     max_in_flight: int = Field(64, ge=1, le=10_000, description="deliveries relayed at once")
@@ -125,7 +97,7 @@ class RelaySettings(_Section):
         )
 
 
-class HttpSettings(_Section):
+class HttpSettings(Section):
     """The status server: /metrics, /healthz, /readyz."""
 
     enabled: bool = Field(True, description="serve the status endpoints")
@@ -133,7 +105,7 @@ class HttpSettings(_Section):
     port: int = Field(9108, ge=0, le=65535, description="TCP port (0 picks a free one)")
 
 
-class LogSettings(_Section):
+class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     format: Literal["json", "text"] = Field("json", description="json: one object per line")
 
@@ -153,6 +125,8 @@ class Settings(BaseSettings):
     relay: RelaySettings = RelaySettings()
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
+
+    _source_kind = field_validator("source", mode="before")(default_kind)
 
     @classmethod
     def settings_customise_sources(
@@ -199,31 +173,65 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _one_line(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
     first = errors[0]
-    path = [str(part) for part in first["loc"]]
-    name = f"{ENV_PREFIX}{ENV_DELIMITER.join(path).upper()} ({'.'.join(path)})"
+    missing = [_name(_resolve(e["loc"])[0]) for e in errors if e["type"] == "missing"]
+    if len(missing) == len(errors):  # e.g. kind=cmq without its credentials: name them all
+        return f"missing required setting{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+    path, secret = _resolve(first["loc"])
+    if first["type"] == "union_tag_invalid":  # a [source] kind that does not exist
+        path.append("kind")
+    name = _name(path)
     message = _MESSAGES.get(first["type"], str(first["msg"]).removeprefix("Value error, "))
-    if not _is_secret(path) and first["type"] != "missing" and "input" in first:
-        message += f" (got {_short(first['input'])})"
+    value = first.get("input")
+    # A table (dict) may hold a secret next to the bad key: only scalars are echoed.
+    if not secret and first["type"] != "missing" and not isinstance(value, dict | list | None):
+        message += f" (got {_short(value)})"
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return f"invalid setting {name}: {message}{more}"
+
+
+def _name(path: list[str]) -> str:
+    return f"{ENV_PREFIX}{ENV_DELIMITER.join(path).upper()} ({'.'.join(path)})"
 
 
 _MESSAGES = {"extra_forbidden": "no such setting", "missing": "required"}
 
 
-def _is_secret(path: list[str]) -> bool:
-    model: type[BaseModel] = Settings
-    for part in path:
+def _resolve(loc: tuple[int | str, ...]) -> tuple[list[str], bool]:
+    """The setting an error location names, and whether its value is secret.
+
+    Pydantic puts the tag of a discriminated union into the location (``source.cmq.token``):
+    the tag picks the model and is dropped from the name. List indexes are dropped too.
+    """
+    path: list[str] = []
+    model: type[BaseModel] | None = Settings
+    parts = list(loc)
+    while parts and model is not None:
+        part = str(parts.pop(0))
         field = model.model_fields.get(part)
         if field is None:
-            return True  # unknown key: don't risk echoing it
-        annotation = field.annotation
-        if annotation is SecretStr:
-            return True
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return False
-        model = annotation
-    return False
+            return [*path, part], True  # unknown key: don't risk echoing its value
+        path.append(part)
+        members = _models(field.annotation)
+        if len(members) > 1 and parts:  # a union of tables: the next part is the tag
+            model = members.get(str(parts.pop(0)))
+        elif members:
+            model = next(iter(members.values()))
+        else:
+            return path, SecretStr in (field.annotation, *get_args(field.annotation))
+    return path, False
+
+
+def _models(annotation: object) -> dict[str, type[BaseModel]]:
+    """The settings tables an annotation allows, by their ``kind`` tag (or their name)."""
+    members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    candidates = members or (annotation,)
+    found: dict[str, type[BaseModel]] = {}
+    for member in candidates:
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            kind = member.model_fields.get("kind")
+            tag = get_args(kind.annotation)[0] if kind is not None else member.__name__
+            found[str(tag)] = member
+    return found
 
 
 def _short(value: object) -> str:

@@ -10,6 +10,8 @@ from pydantic import BaseModel, SecretStr
 
 from consumer.settings import ENV_DELIMITER, ENV_PREFIX, Settings, masked_url
 
+REQUIRED = "required"  # the default shown for a setting without one (e.g. cmq secrets)
+
 
 @dataclass(frozen=True, slots=True)
 class SettingDoc:
@@ -35,7 +37,9 @@ def setting_docs(model: type[BaseModel] = Settings, path: tuple[str, ...] = ()) 
             SettingDoc(
                 env_var=ENV_PREFIX + ENV_DELIMITER.join(here).upper(),
                 path=".".join(here),
-                default=_show(field.get_default(call_default_factory=True)),
+                default=REQUIRED
+                if field.is_required()
+                else _show(field.get_default(call_default_factory=True)),
                 description=field.description or "",
             )
         )
@@ -46,8 +50,12 @@ def settings_epilog() -> str:
     """The settings table for ``--help``: env var, default and meaning of each."""
     docs = setting_docs()
     width = max(len(doc.env_var) for doc in docs)
-    lines = [f"  {d.env_var:<{width}}  {d.description} [default: {d.default}]" for d in docs]
+    lines = [f"  {d.env_var:<{width}}  {d.description} [{_default_note(d)}]" for d in docs]
     return "\n".join(lines)
+
+
+def _default_note(doc: SettingDoc) -> str:
+    return doc.default if doc.default == REQUIRED else f"default: {doc.default}"
 
 
 def _sections(annotation: object) -> list[type[BaseModel]]:

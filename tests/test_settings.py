@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from consumer.errors import ConfigurationError
-from consumer.settings import load_settings, masked_url
+from consumer.settings import (
+    CmqSourceSettings,
+    RabbitSourceSettings,
+    load_settings,
+    masked_url,
+)
 from consumer.settings_help import setting_docs, settings_epilog
 
 
@@ -22,6 +27,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults_describe_a_local_broker() -> None:
     """With nothing set, the bridge talks to guest@127.0.0.1 and serves status on :9108."""
     settings = load_settings()
+    assert isinstance(settings.source, RabbitSourceSettings)
     assert masked_url(settings.source.url) == "amqp://guest:***@127.0.0.1:5672/"
     assert settings.source.queue == "media.notifications"
     assert settings.sink.events_exchange == "media.events"
@@ -43,6 +49,7 @@ def test_environment_overrides_the_toml_file(
     settings = load_settings(config)
     options = settings.relay_options()
     assert (options.max_in_flight, options.grace_period_s) == (16, 3)
+    assert isinstance(settings.source, RabbitSourceSettings)
     assert settings.source.queue == "q1"
     assert options.confirm_timeout_s == settings.sink.confirm_timeout_s
 
@@ -121,3 +128,136 @@ def test_help_lists_every_setting_with_env_name_and_default() -> None:
     assert docs["MEDIA_BRIDGE_SOURCE__URL"].default == "amqp://guest:***@127.0.0.1:5672/"
     assert "guest:guest" not in settings_epilog()
     assert len(docs) >= 20
+
+
+CMQ_KEY = "cmq-settings-test-key-9d2e"
+CMQ_ENV = {
+    "MEDIA_BRIDGE_SOURCE__KIND": "cmq",
+    "MEDIA_BRIDGE_SOURCE__ENDPOINT": "http://127.0.0.1:9911",
+    "MEDIA_BRIDGE_SOURCE__SECRET_ID": "AKIDSETTINGSTEST000000000000000000",
+    "MEDIA_BRIDGE_SOURCE__SECRET_KEY": CMQ_KEY,
+    "MEDIA_BRIDGE_SOURCE__QUEUES": "mps-events, vod-events",
+}
+
+
+def _set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_cmq_source_from_the_environment_with_tdmq_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kind=cmq selects the CMQ settings; queues split on commas; 3 s polls and HmacSHA256."""
+    _set_env(monkeypatch, CMQ_ENV)
+    source = load_settings().source
+    assert isinstance(source, CmqSourceSettings)
+    assert source.queues == ["mps-events", "vod-events"]
+    assert source.secret_key.get_secret_value() == CMQ_KEY
+    assert (source.batch_size, source.polling_wait_seconds) == (16, 3)
+    assert source.signature_method == "HmacSHA256"
+    assert source.token is None
+    assert CMQ_KEY not in repr(source)
+
+
+def test_cmq_queues_accept_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MEDIA_BRIDGE_SOURCE__QUEUES may also be a JSON list."""
+    _set_env(monkeypatch, {**CMQ_ENV, "MEDIA_BRIDGE_SOURCE__QUEUES": '["a-1", "b_2"]'})
+    source = load_settings().source
+    assert isinstance(source, CmqSourceSettings)
+    assert source.queues == ["a-1", "b_2"]
+
+
+def test_cmq_source_from_a_toml_table(tmp_path: Path) -> None:
+    """[source] kind = "cmq" with a TOML list of queues and a token."""
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        '[source]\nkind = "cmq"\nendpoint = "https://cmq-gz.public.tencenttdmq.com"\n'
+        'secret_id = "AKIDX"\nsecret_key = "k"\ntoken = "sts"\nqueues = ["q1"]\n'
+        'signature_method = "HmacSHA1"\nbatch_size = 8\n'
+    )
+    source = load_settings(config).source
+    assert isinstance(source, CmqSourceSettings)
+    assert (source.queues, source.batch_size, source.signature_method) == (["q1"], 8, "HmacSHA1")
+    assert source.token is not None
+    assert source.token.get_secret_value() == "sts"
+
+
+def test_source_without_kind_stays_rabbitmq(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Configurations written before CMQ existed (no kind) still mean RabbitMQ."""
+    monkeypatch.setenv("MEDIA_BRIDGE_SOURCE__QUEUE", "legacy")
+    source = load_settings().source
+    assert isinstance(source, RabbitSourceSettings)
+    assert source.queue == "legacy"
+
+
+def test_cmq_without_secret_key_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing SecretKey is one line naming MEDIA_BRIDGE_SOURCE__SECRET_KEY."""
+    _set_env(monkeypatch, {k: v for k, v in CMQ_ENV.items() if not k.endswith("SECRET_KEY")})
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "missing required setting: MEDIA_BRIDGE_SOURCE__SECRET_KEY (source.secret_key)"
+    )
+
+
+def test_cmq_without_credentials_names_every_missing_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kind=cmq alone names all of its required settings in one line."""
+    monkeypatch.setenv("MEDIA_BRIDGE_SOURCE__KIND", "cmq")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "\n" not in message
+    for name in ("ENDPOINT", "SECRET_ID", "SECRET_KEY", "QUEUES"):
+        assert f"MEDIA_BRIDGE_SOURCE__{name}" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("MEDIA_BRIDGE_SOURCE__SECRET_KEY", "", "is empty"),
+        ("MEDIA_BRIDGE_SOURCE__BATCH_SIZE", "17", "less than or equal to 16"),
+        ("MEDIA_BRIDGE_SOURCE__QUEUES", "ok,9bad", "should match pattern"),
+        ("MEDIA_BRIDGE_SOURCE__ENDPOINT", "http://h/v2/index.php", "no path"),
+        ("MEDIA_BRIDGE_SOURCE__SIGNATURE_METHOD", "HmacMD5", "'HmacSHA256' or 'HmacSHA1'"),
+        ("MEDIA_BRIDGE_SOURCE__URL", "amqp://u:p@h/", "no such setting"),
+    ],
+)
+def test_bad_cmq_setting_is_named_without_the_secret(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    """Each bad CMQ value names its setting; the SecretKey never appears in the line."""
+    _set_env(monkeypatch, {**CMQ_ENV, name: value})
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert f"invalid setting {name} " in message
+    assert expected in message
+    assert CMQ_KEY not in message
+
+
+def test_unknown_source_kind_is_named_without_echoing_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kind=sqs names MEDIA_BRIDGE_SOURCE__KIND and the valid kinds, and no secret."""
+    _set_env(monkeypatch, {**CMQ_ENV, "MEDIA_BRIDGE_SOURCE__KIND": "sqs"})
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("invalid setting MEDIA_BRIDGE_SOURCE__KIND (source.kind)")
+    assert "'rabbitmq', 'cmq'" in message
+    assert CMQ_KEY not in message
+
+
+def test_help_lists_both_source_kinds_once() -> None:
+    """--help lists the RabbitMQ and the CMQ settings, each env var once, required ones marked."""
+    docs = setting_docs()
+    names = [doc.env_var for doc in docs]
+    assert len(names) == len(set(names))
+    by_name = {doc.env_var: doc for doc in docs}
+    assert by_name["MEDIA_BRIDGE_SOURCE__KIND"].default == "rabbitmq"
+    assert by_name["MEDIA_BRIDGE_SOURCE__SECRET_KEY"].default == "required"
+    assert by_name["MEDIA_BRIDGE_SOURCE__POLLING_WAIT_SECONDS"].default == "3"
+    assert "MEDIA_BRIDGE_SOURCE__QUEUES" in settings_epilog()

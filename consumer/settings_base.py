@@ -1,0 +1,50 @@
+"""Pieces every settings section shares: the section base class, AMQP URL checks, URL masking.
+
+Kept apart from ``consumer.settings`` so the source kinds (``consumer.settings_source``) can use
+them without importing the module that assembles them.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+AMQP_SCHEMES = ("amqp", "amqps")
+
+
+class Section(BaseModel):
+    """A settings table: immutable, and a misspelt key is an error rather than ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def masked_url(url: SecretStr | str) -> str:
+    """``url`` with its password replaced by ``***`` (safe for logs and error lines)."""
+    text = url.get_secret_value() if isinstance(url, SecretStr) else url
+    try:
+        parts = urlsplit(text)
+        if parts.password is None:
+            return text
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        netloc = f"{parts.username or ''}:***@{host}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unparsable URL>"
+
+
+def check_amqp_url(url: SecretStr) -> SecretStr:
+    """Validator: an amqp(s) URL naming a host (the message never repeats the URL)."""
+    try:
+        parts = urlsplit(url.get_secret_value())
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        raise ValueError("not a valid URL") from None
+    if parts.scheme not in AMQP_SCHEMES:
+        raise ValueError("must start with amqp:// or amqps://")
+    if not parts.hostname or not port_ok:
+        raise ValueError("must name a host, e.g. amqp://user:password@host:5672/vhost")
+    return url

@@ -1,0 +1,69 @@
+"""Chaos: a fifth of receives and deletes fail, leases last 2 s, and still nothing is lost."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from adapters.cmq import CmqSource
+from emulators.cmq import FaultKind, FaultRule, FaultSettings
+from tests.cmq.helpers import emulator, source_options
+from tests.e2e_cmq.support import (
+    broker_tap,
+    expected_event_ids,
+    relaying,
+    send_with_sdk,
+    unique_bodies,
+)
+from tests.relay_support import NEW_FILE_UPLOAD
+
+pytestmark = pytest.mark.rabbitmq
+
+MESSAGES = 600
+ACTIONS = ("BatchReceiveMessage", "BatchDeleteMessage")
+KINDS = (FaultKind.HTTP_5XX, FaultKind.TIMEOUT, FaultKind.THROTTLED, FaultKind.DROP_RESPONSE)
+# One draw per rule: 1 - 0.945^4 ≈ 20% of the calls of each action fail, a quarter of them of
+# each kind. A dropped response is the nasty one: the receive or delete WAS performed.
+FAULTS = FaultSettings(
+    rules=tuple(FaultRule(kind, 0.055, action) for action in ACTIONS for kind in KINDS),
+    seed=20240611,
+    timeout_hold_s=0.4,
+)
+
+
+async def test_failing_receives_and_deletes_lose_nothing_and_duplicate_only_undeleted() -> None:
+    """Every event arrives; extra copies are of known ids and no more than the failed deletes."""
+    bodies = unique_bodies(NEW_FILE_UPLOAD, MESSAGES)
+    expected = set(expected_event_ids(bodies))
+    assert len(expected) == MESSAGES
+
+    async with emulator("chaos", visibility=2.0) as running, broker_tap() as tap:
+        await send_with_sdk(running.url, "chaos", [body.decode() for body in bodies])
+        running.set_faults(FAULTS)
+        options = source_options(running, "chaos", batch_size=4, receive_retry_attempts=8)
+        source = await CmqSource.connect(options)
+        with anyio.fail_after(60):
+            async with relaying(source, tap.names, max_in_flight=32):
+                while (
+                    set(tap.event_ids()) != expected
+                    or running.queue("chaos").counts()["stored"] > 0
+                ):
+                    await anyio.sleep(0.05)
+                    await tap.collect()
+        await anyio.sleep(0.2)
+        await tap.collect()
+        injected = running.app.faults.injected
+        counts = running.queue("chaos").counts()
+    stats = source.stats
+
+    received = tap.event_ids()
+    duplicates = received.total() - len(received)
+    undeleted = stats.late_deletes + stats.invalid_handles + stats.delete_failures
+    assert set(received) == expected  # nothing lost, nothing foreign
+    assert counts["stored"] == 0
+    assert not tap.parked
+    assert duplicates <= undeleted, (duplicates, stats)
+    # The run really was chaotic: every kind of fault hit both actions.
+    for action in ACTIONS:
+        for kind in KINDS:
+            assert injected[(action, kind)] > 0, (action, kind, injected)
