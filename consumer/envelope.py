@@ -165,7 +165,9 @@ def _reject_non_notifications(doc: dict[str, Any], where: str) -> None:
             f"{where} is an MPS task query result (TaskType={doc.get('TaskType')!r}, "
             "as DescribeTaskDetail returns), not a notification",
         )
-    if set(doc) <= {"RequestId"}:
+    if not doc:
+        raise PayloadError(PayloadReason.NOT_A_NOTIFICATION, f"{where} is an empty JSON object")
+    if set(doc) == {"RequestId"}:
         raise PayloadError(
             PayloadReason.NOT_A_NOTIFICATION,
             f"{where} is a bare API acknowledgement (only RequestId), not a notification",

@@ -19,6 +19,7 @@ from consumer.normalize import Limits, normalize
         (b"42", PayloadReason.NOT_A_NOTIFICATION, "number"),
         (b'"just text"', PayloadReason.NOT_A_NOTIFICATION, "plain JSON string"),
         (b'{"hello": "world"}', PayloadReason.UNKNOWN_FORMAT, "hello"),
+        (b"{}", PayloadReason.NOT_A_NOTIFICATION, "empty JSON object"),
         (b'{"Response": {"EventSet": []}}', PayloadReason.EMPTY_BATCH, "no events"),
         (b'{"Response": {"EventSet": null, "RequestId": "r"}}', PayloadReason.EMPTY_BATCH, "no events"),
         (b'{"EventSet": "nope"}', PayloadReason.INVALID_FIELD, "EventSet"),
