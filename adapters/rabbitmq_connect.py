@@ -19,6 +19,7 @@ import pamqp.exceptions
 from aio_pika.abc import AbstractRobustConnection
 from yarl import URL
 
+from adapters.rabbitmq_transport import CoalescingTransportFactory
 from consumer.errors import ConfigurationError, TransientError, UnroutableError
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,9 @@ async def open_connection(
         # aio-pika waits 5 s between attempts by default; a relay should come back sooner.
         parsed = parsed.update_query(reconnect_interval=RECONNECT_INTERVAL_S)
     connection = aio_pika.RobustConnection(parsed, client_properties={"connection_name": name})
+    # aio-pika passes ``kwargs`` to ``aiormq.connect`` on every (re)connect but filters what its
+    # constructor accepts, so the transport factory is set here (see ``rabbitmq_transport``).
+    connection.kwargs["transport_factory"] = CoalescingTransportFactory()
     try:
         with translated(unavailable, f"connecting to {where}"):
             try:

@@ -5,6 +5,10 @@ deliveries from 1 again, so acking an old tag on it would ack a *different* mess
 the channel with PRECONDITION_FAILED). A delivery therefore keeps the channel object it came on
 (the channel's epoch) and settles only there; if that channel is gone, settling is a logged
 no-op: the broker has already requeued the message and will deliver it again.
+
+Settling records the tag with the channel's :class:`~adapters.rabbitmq_acks.AckBatcher`, which
+sends it (coalesced with others) on the next loop iteration; ``RabbitSource.aclose`` waits for
+it. Like aiormq's ``wait=False`` acks before, ``ack`` returning means "queued for the broker".
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import UTC, datetime
 import aiormq
 from aiormq.abc import DeliveredMessage
 
-from adapters.rabbitmq_connect import translated
+from adapters.rabbitmq_acks import AckBatcher
 from consumer.errors import SourceUnavailableError
 from consumer.ports import DeliveryInfo
 
@@ -30,11 +34,16 @@ DELIVERY_COUNT_HEADER = "x-delivery-count"
 class RabbitDelivery:
     """One leased message (implements ``consumer.ports.Delivery``)."""
 
-    __slots__ = ("_channel", "_epoch", "_info", "_message", "_received", "_settled", "_source")
+    __slots__ = (
+        "_acks", "_channel", "_epoch", "_info", "_message", "_received", "_settled", "_source"
+    )
 
-    def __init__(self, message: DeliveredMessage, source: str, epoch: int) -> None:
+    def __init__(
+        self, message: DeliveredMessage, source: str, epoch: int, acks: AckBatcher
+    ) -> None:
         self._message = message
         self._channel = message.channel
+        self._acks = acks  # the batcher of ``message.channel``
         self._source = source
         self._epoch = epoch
         self._received = time.time()
@@ -65,14 +74,12 @@ class RabbitDelivery:
     async def ack(self) -> None:
         """Ack once, on the delivery's own channel; a no-op if settled or the channel is gone."""
         if self._settle("ack"):
-            with translated(SourceUnavailableError, f"acking {self}"):
-                await self._channel.basic_ack(self._tag(), wait=False)
+            self._acks.ack(self._tag())
 
     async def nack(self) -> None:
         """Requeue once, on the delivery's own channel; a no-op if settled or the channel is gone."""
         if self._settle("nack"):
-            with translated(SourceUnavailableError, f"nacking {self}"):
-                await self._channel.basic_nack(self._tag(), requeue=True, wait=False)
+            self._acks.nack(self._tag())
 
     def _settle(self, what: str) -> bool:
         """Mark settled; False when there is nothing to send (already settled or stale)."""

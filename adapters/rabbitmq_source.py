@@ -8,13 +8,17 @@ the channel it consumes on is no longer the current one (after a reconnect, a ch
 a broker-side ``Basic.Cancel``): "consumer gone after reconnect" can't go unnoticed here.
 
 In-flight deliveries are bounded by the channel's prefetch (``basic.qos``), never unbounded.
+Acks are coalesced per channel by :class:`~adapters.rabbitmq_acks.AckBatcher`; ``aclose`` sends
+what is pending before it cancels the consumer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
 import aiormq
@@ -22,6 +26,7 @@ import anyio
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aiormq.abc import DeliveredMessage
 
+from adapters.rabbitmq_acks import AckBatcher
 from adapters.rabbitmq_connect import open_connection, translated
 from adapters.rabbitmq_delivery import RabbitDelivery
 from adapters.rabbitmq_topology import declare_source_queue
@@ -57,8 +62,11 @@ class RabbitSource:
         self._options = options
         self._source_name = f"rabbitmq:{options.queue}"
         self._buffer: deque[RabbitDelivery] = deque()
-        self._arrived = anyio.Event()
+        # asyncio's Event, not anyio's: aio-pika ties this adapter to asyncio anyway, and a
+        # fresh anyio Event per wait costs a backend lookup.
+        self._arrived = asyncio.Event()
         self._consuming_on: aiormq.Channel | None = None
+        self._acks: AckBatcher | None = None
         self._consumer_tag: str | None = None
         self._epoch = 0
         self._closed = False
@@ -103,9 +111,6 @@ class RabbitSource:
             SourceUnavailableError: the channel is down and did not come back in time.
         """
         while True:
-            # A fresh event *before* looking at the buffer: a delivery that lands during any
-            # await below sets this one, so it can't be missed.
-            self._arrived = anyio.Event()
             while self._buffer:
                 delivery = self._buffer.popleft()
                 if delivery.is_current():
@@ -113,7 +118,11 @@ class RabbitSource:
                 log.info("dropping %s from a lost channel; the broker redelivers it", delivery)
             if self._closed:
                 raise SourceUnavailableError(f"{self._source_name}: the source is closed")
-            await self._ensure_consuming()
+            # A fresh event before the first await: deliveries only land during awaits, so one
+            # that lands during any await below sets this event and can't be missed.
+            self._arrived = asyncio.Event()
+            if not self._consuming():
+                await self._ensure_consuming()
             if not self._buffer:
                 await self._arrived.wait()
 
@@ -124,6 +133,8 @@ class RabbitSource:
         self._closed = True
         self._arrived.set()
         with anyio.CancelScope(shield=True), anyio.move_on_after(RESTORE_WAIT_S):
+            if self._acks is not None:
+                await self._acks.drain()  # into aiormq's write queue, ahead of the cancel
             channel = self._consuming_on
             if channel is not None and not channel.is_closed and self._consumer_tag:
                 try:
@@ -136,6 +147,11 @@ class RabbitSource:
         with anyio.CancelScope(shield=True):
             await self._connection.close()
 
+    def _consuming(self) -> bool:
+        """True while our consumer is registered on an open channel (no await, no lock)."""
+        channel = self._consuming_on
+        return channel is not None and not channel.is_closed and self._consumer_tag in channel.consumers
+
     async def _ensure_consuming(self) -> None:
         """Register the consumer on the current channel unless it is already there."""
         async with self._restart_lock:
@@ -147,7 +163,10 @@ class RabbitSource:
                     # Re-consuming after a loss: the queue may be the reason (deleted by hand).
                     await channel.queue_declare(self._options.queue, durable=True)
                 self._epoch += 1
-                ok = await channel.basic_consume(self._options.queue, self._on_message)
+                if self._acks is None or self._acks.channel is not channel:
+                    self._acks = AckBatcher(channel)  # delivery tags are numbered per channel
+                consumer = partial(self._on_message, self._acks, self._epoch)
+                ok = await channel.basic_consume(self._options.queue, consumer)
             self._consuming_on, self._consumer_tag = channel, ok.consumer_tag
             channel.closing.add_done_callback(self._wake)
             channel.on_consumer_cancel_callbacks.add(self._on_cancel)
@@ -161,8 +180,11 @@ class RabbitSource:
         with translated(SourceUnavailableError, self._source_name), anyio.fail_after(RESTORE_WAIT_S):
             return cast(aiormq.Channel, await self._channel.get_underlay_channel())
 
-    async def _on_message(self, message: DeliveredMessage) -> None:
-        self._buffer.append(RabbitDelivery(message, self._source_name, self._epoch))
+    async def _on_message(self, acks: AckBatcher, epoch: int, message: DeliveredMessage) -> None:
+        tag = message.delivery_tag
+        if tag is not None:
+            acks.delivered(tag)
+        self._buffer.append(RabbitDelivery(message, self._source_name, epoch, acks))
         self._arrived.set()
 
     def _on_cancel(self, frame: object) -> None:

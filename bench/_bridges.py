@@ -1,6 +1,6 @@
 """The two bridges the benchmark compares, each run alone in a child process.
 
-    python -m bench._bridges {baseline,relay} --url URL --source Q --exchange EX [--prefetch N]
+    python -m bench._bridges {baseline,relay,adapters} --url URL --source Q --exchange EX [--prefetch N]
 
 Prints ``ready`` on stdout once consuming, then runs until SIGTERM/SIGINT. The parent measures
 this process from the outside (/proc CPU time and RSS), so nothing here counts or times.
@@ -9,6 +9,8 @@ this process from the outside (/proc CPU time and RSS), so nothing here counts o
   ``json.loads``, ``Exchange.publish`` with confirms, ``message.ack()`` after the confirm; aio-pika
   runs one callback task per delivery, so it is concurrent up to the prefetch).
 * ``relay``: ours: ``RabbitSource`` → ``run_relay`` → ``RabbitSink``.
+* ``adapters``: the baseline's work (``json.loads``, pass the body through) on our adapters,
+  without normalize or the relay engine: what ``RabbitSource``/``RabbitSink`` cost by themselves.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import anyio
 from aio_pika.abc import AbstractIncomingMessage
 
 from adapters.rabbitmq import RabbitSink, RabbitSinkOptions, RabbitSource, RabbitSourceOptions
+from consumer.ports import Delivery, Destination, OutboundMessage
 from consumer.relay import RelayOptions, run_relay
 
 
@@ -69,7 +72,7 @@ async def run_baseline(args: argparse.Namespace) -> None:
     await publish_conn.close()
 
 
-async def run_ours(args: argparse.Namespace) -> None:
+async def _connect_ours(args: argparse.Namespace) -> tuple[RabbitSource, RabbitSink]:
     sink = await RabbitSink.connect(
         RabbitSinkOptions(
             args.url,
@@ -81,6 +84,11 @@ async def run_ours(args: argparse.Namespace) -> None:
     source = await RabbitSource.connect(
         RabbitSourceOptions(args.url, queue=args.source, prefetch=args.prefetch)
     )
+    return source, sink
+
+
+async def run_ours(args: argparse.Namespace) -> None:
+    source, sink = await _connect_ours(args)
     stop = anyio.Event()
 
     async def stop_on_signal() -> None:
@@ -96,9 +104,43 @@ async def run_ours(args: argparse.Namespace) -> None:
     await sink.aclose()
 
 
+async def run_adapters(args: argparse.Namespace) -> None:
+    source, sink = await _connect_ours(args)
+
+    async def relay(delivery: Delivery) -> None:
+        doc = json.loads(delivery.body)
+        event = doc["ProcedureStateChangeEvent"]
+        message = OutboundMessage(
+            Destination.EVENTS,
+            routing_key=f"vod.{doc['EventType']}.{event['Status']}",
+            body=delivery.body,
+            message_id=event["TaskId"],
+            content_type="application/json",
+            type=doc["EventType"],
+        )
+        await sink.publish(message)
+        await delivery.ack()
+
+    async def worker() -> None:
+        while True:
+            await relay(await source.receive())
+
+    async with anyio.create_task_group() as group:
+        for _ in range(args.prefetch):  # concurrent up to the prefetch, like the baseline
+            group.start_soon(worker)
+        _ready()
+        await _wait_for_signal()
+        group.cancel_scope.cancel()
+    await source.aclose()
+    await sink.aclose()
+
+
+BRIDGES = {"baseline": run_baseline, "relay": run_ours, "adapters": run_adapters}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["baseline", "relay"])
+    parser.add_argument("kind", choices=sorted(BRIDGES))
     parser.add_argument("--url", required=True)
     parser.add_argument("--source", required=True)
     parser.add_argument("--exchange", required=True)
@@ -106,7 +148,7 @@ def main() -> None:
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
-    anyio.run(run_baseline if args.kind == "baseline" else run_ours, args)
+    anyio.run(BRIDGES[args.kind], args)
 
 
 if __name__ == "__main__":

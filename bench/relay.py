@@ -1,6 +1,7 @@
 """Benchmark: our relay against a hand-written aio-pika bridge, in the same run.
 
     .venv/bin/python -m bench.relay [--messages 50000] [--rate 400] [--skip-baseline]
+                                    [--kinds baseline,relay,adapters] [--repeat 3] [--pause 5]
                                     [--amqp-url amqp://guest:guest@127.0.0.1:5672/]
 
 For each bridge (each in its own child process, see ``bench._bridges``):
@@ -12,6 +13,11 @@ For each bridge (each in its own child process, see ``bench._bridges``):
 2. latency: a paced publisher offers ``--rate`` msgs/s for ``--latency-seconds``; latency is
    publish → arrival on the output queue (the send time is stamped into each body). p50/p99.
 
+``--repeat`` runs every bridge that many times, alternating the order (baseline, relay, then
+relay, baseline...): each run leaves the broker work to do in the background (deleting 2N
+persistent messages), which used to land on whichever bridge always ran second. ``--pause``
+waits between runs for that work to settle. Medians are reported when there are repeats.
+
 A script, never a test: numbers are printed, not asserted. Targets: relay >= 1.6x baseline
 throughput, p99 <= 20 ms at 400 msgs/s.
 """
@@ -19,6 +25,7 @@ throughput, p99 <= 20 ms at 400 msgs/s.
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import time
@@ -141,15 +148,38 @@ def _report(results: list[Result], args: argparse.Namespace) -> None:
         rss = "/".join(f"{v:.0f}" for v in r.rss_mib)
         print(f"{r.kind:<10}{r.msgs_per_s:>10,.0f}{r.cpu_us_per_msg:>12,.0f}{r.p50_ms:>9.1f}"
               f"{r.p99_ms:>9.1f}{f'{r.latency_arrived}/{r.latency_sent}':>13}   {rss}")
-    if len(results) == 2 and results[0].msgs_per_s:
-        ratio = results[1].msgs_per_s / results[0].msgs_per_s
+    medians = {kind: _median(results, kind) for kind in dict.fromkeys(r.kind for r in results)}
+    if args.repeat > 1:
+        print("medians:")
+        for m in medians.values():
+            print(f"{m.kind:<10}{m.msgs_per_s:>10,.0f}{m.cpu_us_per_msg:>12,.0f}{m.p50_ms:>9.1f}"
+                  f"{m.p99_ms:>9.1f}")
+    base, relay = medians.get("baseline"), medians.get("relay")
+    if base is not None and relay is not None and base.msgs_per_s:
+        ratio = relay.msgs_per_s / base.msgs_per_s
         print(f"relay / baseline throughput: {ratio:.2f}x (target >= 1.6x)")
+
+
+def _median(results: list[Result], kind: str) -> Result:
+    runs = [r for r in results if r.kind == kind]
+    return Result(
+        kind,
+        msgs_per_s=statistics.median(r.msgs_per_s for r in runs),
+        cpu_us_per_msg=statistics.median(r.cpu_us_per_msg for r in runs),
+        p50_ms=statistics.median(r.p50_ms for r in runs),
+        p99_ms=statistics.median(r.p99_ms for r in runs),
+    )
 
 
 async def main_async(args: argparse.Namespace) -> None:
     bodies = PayloadFactory()
-    kinds = ["relay"] if args.skip_baseline else ["baseline", "relay"]
-    results = [await run_one(kind, args, bodies) for kind in kinds]
+    kinds = [k for k in args.kinds.split(",") if not (args.skip_baseline and k == "baseline")]
+    results: list[Result] = []
+    for n in range(args.repeat):
+        for kind in kinds if n % 2 == 0 else kinds[::-1]:
+            if results:
+                await anyio.sleep(args.pause)
+            results.append(await run_one(kind, args, bodies))
     _report(results, args)
 
 
@@ -162,6 +192,9 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument("--prefetch", type=int, default=64)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--kinds", default="baseline,relay", help="comma-separated bridges to run")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per bridge (alternating)")
+    parser.add_argument("--pause", type=float, default=5.0, help="seconds between runs")
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
     anyio.run(main_async, parser.parse_args())
 

@@ -82,7 +82,12 @@ class _ReceiveLoop:
     async def run(self, work: TaskGroup) -> None:
         """Receive until ``EndOfSource``; each delivery runs in ``work`` holding one slot."""
         while True:
-            await self._slots.acquire()
+            try:
+                # Awaiting acquire() always yields to the loop, so a ready backlog would be
+                # dispatched one delivery per loop turn; take a free slot without yielding.
+                self._slots.acquire_nowait()
+            except anyio.WouldBlock:
+                await self._slots.acquire()
             handed_off = False
             try:
                 delivery = await self._next()
