@@ -15,6 +15,9 @@ _QUEUE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 _SECRET_FIELDS = frozenset({"secret_key", "token"})
 
 
+DEFAULT_DELETE_COALESCE_WINDOW_S = 0.02
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class CmqSourceOptions:
     """Settings of a :class:`~adapters.cmq.CmqSource`. ``secret_key``/``token`` are masked in repr.
@@ -38,7 +41,7 @@ class CmqSourceOptions:
     receive_retry_attempts: int = 5  # failed polls in a row before receive() raises
     # Acks arriving within it share one BatchDelete (flushed early at 16). Deletes are off the
     # event-latency path, so 20 ms costs nothing downstream and fills batches under load.
-    delete_coalesce_window: float = 0.02
+    delete_coalesce_window: float = DEFAULT_DELETE_COALESCE_WINDOW_S
 
     def __post_init__(self) -> None:
         self._check_target()

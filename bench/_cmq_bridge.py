@@ -21,6 +21,7 @@ import anyio
 import orjson
 
 from adapters.cmq import CmqSource, CmqSourceOptions
+from adapters.cmq_options import DEFAULT_DELETE_COALESCE_WINDOW_S
 from adapters.rabbitmq import RabbitSink, RabbitSinkOptions
 from consumer.relay import RelayOptions, run_relay
 
@@ -71,7 +72,9 @@ def main() -> None:
     parser.add_argument("--exchange", required=True)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-in-flight", type=int, default=64)
-    parser.add_argument("--delete-window", type=float, default=0.005, metavar="S")
+    parser.add_argument(
+        "--delete-window", type=float, default=DEFAULT_DELETE_COALESCE_WINDOW_S, metavar="S"
+    )
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, stream=sys.stderr)

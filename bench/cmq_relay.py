@@ -1,6 +1,6 @@
 """Benchmark: the relay fed by CMQ (emulator) against the same relay fed by RabbitMQ, one run.
 
-    .venv/bin/python -m bench.cmq_relay [--messages 20000] [--batch-size 16] [--delete-window 0.005]
+    .venv/bin/python -m bench.cmq_relay [--messages 20000] [--batch-size 16] [--delete-window 0.02]
                                         [--amqp-url amqp://guest:guest@127.0.0.1:5672/]
 
 Both phases move the same N unique ~4.3 KB ProcedureStateChanged bodies (``bench._payload``) to
@@ -35,6 +35,7 @@ import httpx
 import orjson
 from anyio.abc import Process
 
+from adapters.cmq_options import DEFAULT_DELETE_COALESCE_WINDOW_S
 from adapters.cmq_signing import CMQ_PATH, signed_params
 from bench._payload import PayloadFactory
 from bench._probe import Names, count, cpu_seconds, declare, delete, load
@@ -192,7 +193,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=16, help="CMQ numOfMsg (1-16)")
     parser.add_argument(
-        "--delete-window", type=float, default=0.005, metavar="S",
+        "--delete-window", type=float, default=DEFAULT_DELETE_COALESCE_WINDOW_S, metavar="S",
         help="CMQ delete_coalesce_window (acks this close share one BatchDeleteMessage)",
     )  # fmt: skip
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
