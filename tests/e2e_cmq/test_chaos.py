@@ -33,16 +33,27 @@ FAULTS = FaultSettings(
 
 async def test_failing_receives_and_deletes_lose_nothing_and_duplicate_only_undeleted() -> None:
     """Every event arrives; extra copies are of known ids and no more than the failed deletes."""
-    bodies = unique_bodies(NEW_FILE_UPLOAD, MESSAGES)
+    await _chaos_run(MESSAGES, deadline_s=60)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1500)
+async def test_long_chaos_run_loses_nothing() -> None:
+    """The same chaos for 20,000 messages (minutes; `scripts/test -m soak`)."""
+    await _chaos_run(20_000, deadline_s=1200)
+
+
+async def _chaos_run(messages: int, deadline_s: float) -> None:
+    bodies = unique_bodies(NEW_FILE_UPLOAD, messages)
     expected = set(expected_event_ids(bodies))
-    assert len(expected) == MESSAGES
+    assert len(expected) == messages
 
     async with emulator("chaos", visibility=2.0) as running, broker_tap() as tap:
         await send_with_sdk(running.url, "chaos", [body.decode() for body in bodies])
         running.set_faults(FAULTS)
         options = source_options(running, "chaos", batch_size=4, receive_retry_attempts=8)
         source = await CmqSource.connect(options)
-        with anyio.fail_after(60):
+        with anyio.fail_after(deadline_s):
             async with relaying(source, tap.names, max_in_flight=32):
                 while (
                     set(tap.event_ids()) != expected
