@@ -172,7 +172,8 @@ class DeliveryRelay:
             return
         self.metrics.acked_as[outcome.value].inc()
         self.metrics.stage["ack"].observe(perf_counter() - started)
-        log.debug("delivery settled", extra={**_fields(delivery), "outcome": outcome.value})
+        if log.isEnabledFor(logging.DEBUG):  # the fields cost more than the ack on the hot path
+            log.debug("delivery settled", extra={**_fields(delivery), "outcome": outcome.value})
 
     async def _give_back(self, delivery: Delivery, error: SinkUnavailableError) -> None:
         cause = "confirm_timeout" if isinstance(error, _ConfirmTimeoutError) else "sink_unavailable"
