@@ -51,7 +51,15 @@ async def _chaos_run(messages: int, deadline_s: float) -> None:
     async with emulator("chaos", visibility=2.0) as running, broker_tap() as tap:
         await send_with_sdk(running.url, "chaos", [body.decode() for body in bodies])
         running.set_faults(FAULTS)
-        options = source_options(running, "chaos", batch_size=4, receive_retry_attempts=8)
+        # A short delete window keeps many BatchDelete calls in a 600-message run, so every
+        # fault kind reliably lands on deletes too (the product default batches more).
+        options = source_options(
+            running,
+            "chaos",
+            batch_size=4,
+            receive_retry_attempts=8,
+            delete_coalesce_window=0.002,
+        )
         source = await CmqSource.connect(options)
         with anyio.fail_after(deadline_s):
             async with relaying(source, tap.names, max_in_flight=32):
