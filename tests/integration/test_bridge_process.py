@@ -118,11 +118,15 @@ async def test_closed_connections_recover_by_themselves(broker, tmp_path: Path) 
     await put(broker[0], topology.source, good)
     async with running_bridge(topology, tmp_path / "bridge.log") as bridge:
         await collector.wait_for(500)
-        assert close_connections(f':{bridge.pid}"') == 2  # its source and its sink connection
+        closed = close_connections(f':{bridge.pid}"')
+        assert closed == 2  # its source and its sink connection
         closed_at = len(collector.ids)
         await _until_drained(topology, collector, 3_000)
         assert await stop_bridge(bridge) == 0
     counts = Counter(collector.ids)
     assert closed_at < 3_000
     assert set(counts) == expected_ids(good)
-    assert sum(n - 1 for n in counts.values()) <= PREFETCH
+    # rabbitmqctl closes the two connections one after the other, so they are two separate
+    # losses: the source's can redeliver at most one prefetch window (deliveries not yet acked
+    # at the broker), the sink's can lose the confirms of at most one window of publishes.
+    assert sum(n - 1 for n in counts.values()) <= PREFETCH * closed
