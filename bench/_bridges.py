@@ -72,15 +72,20 @@ async def run_baseline(args: argparse.Namespace) -> None:
     await publish_conn.close()
 
 
-async def _connect_ours(args: argparse.Namespace) -> tuple[RabbitSource, RabbitSink]:
-    sink = await RabbitSink.connect(
+async def connect_bench_sink(url: str, exchange: str) -> RabbitSink:
+    """Our sink publishing to the benchmark's output exchange (parking beside it)."""
+    return await RabbitSink.connect(
         RabbitSinkOptions(
-            args.url,
-            events_exchange=args.exchange,
-            parking_exchange=f"{args.exchange}.parking",
-            parking_queue=f"{args.exchange}.parking",
+            url,
+            events_exchange=exchange,
+            parking_exchange=f"{exchange}.parking",
+            parking_queue=f"{exchange}.parking",
         )
     )
+
+
+async def _connect_ours(args: argparse.Namespace) -> tuple[RabbitSource, RabbitSink]:
+    sink = await connect_bench_sink(args.url, args.exchange)
     source = await RabbitSource.connect(
         RabbitSourceOptions(args.url, queue=args.source, prefetch=args.prefetch)
     )

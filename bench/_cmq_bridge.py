@@ -22,7 +22,7 @@ import orjson
 
 from adapters.cmq import CmqSource, CmqSourceOptions
 from adapters.cmq_options import DEFAULT_DELETE_COALESCE_WINDOW_S
-from adapters.rabbitmq import RabbitSink, RabbitSinkOptions
+from bench._bridges import connect_bench_sink
 from consumer.relay import RelayOptions, run_relay
 
 
@@ -34,14 +34,7 @@ async def _wait_for_signal(stop: anyio.Event) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    sink = await RabbitSink.connect(
-        RabbitSinkOptions(
-            args.url,
-            events_exchange=args.exchange,
-            parking_exchange=f"{args.exchange}.parking",
-            parking_queue=f"{args.exchange}.parking",
-        )
-    )
+    sink = await connect_bench_sink(args.url, args.exchange)
     source = await CmqSource.connect(
         CmqSourceOptions(
             endpoint=args.endpoint,
