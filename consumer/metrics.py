@@ -24,9 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from consumer.metrics_hot import HotMetricsCollector
 
 PREFIX = "media_bridge"
 STAGES = ("normalize", "publish_confirm", "ack", "total")
@@ -41,16 +43,24 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.received = Counter(f"{PREFIX}_deliveries_received", "Deliveries received", registry=r)
-        self.published = Counter(
-            f"{PREFIX}_messages_published", "Publishes started", ["destination"], registry=r
+        # The per-message instruments are plain numbers exported at scrape time (see
+        # consumer.metrics_hot); the rarely-updated ones below are prometheus_client's own.
+        hot = HotMetricsCollector()
+        self.received = hot.counter(f"{PREFIX}_deliveries_received", "Deliveries received")
+        self.published_to = hot.labelled_counters(
+            f"{PREFIX}_messages_published", "Publishes started", "destination", DESTINATIONS
         )
-        self.confirmed = Counter(
-            f"{PREFIX}_messages_confirmed", "Publishes confirmed", ["destination"], registry=r
+        self.confirmed_to = hot.labelled_counters(
+            f"{PREFIX}_messages_confirmed", "Publishes confirmed", "destination", DESTINATIONS
         )
-        self.acked = Counter(
-            f"{PREFIX}_deliveries_acked", "Source messages acked", ["outcome"], registry=r
+        self.acked_as = hot.labelled_counters(
+            f"{PREFIX}_deliveries_acked", "Source messages acked", "outcome", OUTCOMES
         )
+        self.in_flight = hot.gauge(f"{PREFIX}_in_flight", "Deliveries being relayed")
+        self.stage = hot.histogram(
+            f"{PREFIX}_stage_seconds", "Time spent per relay stage", "stage", STAGES, LATENCY_BUCKETS
+        )
+        r.register(hot)
         self.parked = Counter(
             f"{PREFIX}_deliveries_parked", "Bodies parked", ["reason"], registry=r
         )
@@ -62,24 +72,10 @@ class Metrics:
         self.receive_failures = Counter(
             f"{PREFIX}_receive_failures", "Receives that failed", registry=r
         )
-        self.in_flight = Gauge(f"{PREFIX}_in_flight", "Deliveries being relayed", registry=r)
         self.sink_healthy = Gauge(
             f"{PREFIX}_sink_healthy", "1 while the sink confirms, 0 while backing off", registry=r
         )
         self.sink_healthy.set(1)
-        self.stage_seconds = Histogram(
-            f"{PREFIX}_stage_seconds",
-            "Time spent per relay stage",
-            ["stage"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        # Label children resolved once: .labels() costs a lock and a dict lookup per call, and
-        # the relay records several per delivery.
-        self.stage = {s: self.stage_seconds.labels(s) for s in STAGES}
-        self.published_to = {d: self.published.labels(d) for d in DESTINATIONS}
-        self.confirmed_to = {d: self.confirmed.labels(d) for d in DESTINATIONS}
-        self.acked_as = {o: self.acked.labels(o) for o in OUTCOMES}
 
 
 @dataclass(frozen=True, slots=True)
