@@ -1,6 +1,6 @@
 """The two bridges the benchmark compares, each run alone in a child process.
 
-    python -m bench._bridges {baseline,relay,adapters} --url URL --source Q --exchange EX [--prefetch N]
+    python -m bench._bridges {baseline,minimal,relay,adapters} --url URL --source Q --exchange EX [--prefetch N]
 
 Prints ``ready`` on stdout once consuming, then runs until SIGTERM/SIGINT. The parent measures
 this process from the outside (/proc CPU time and RSS), so nothing here counts or times.
@@ -8,6 +8,8 @@ this process from the outside (/proc CPU time and RSS), so nothing here counts o
 * ``baseline``: an idiomatic hand-written aio-pika bridge (robust connections, prefetch,
   ``json.loads``, ``Exchange.publish`` with confirms, ``message.ack()`` after the confirm; aio-pika
   runs one callback task per delivery, so it is concurrent up to the prefetch).
+* ``minimal``: the same with one connection and ``async with message.process()``, the
+  shortest correct aio-pika bridge; not run by default (it measured the same as ``baseline``).
 * ``relay``: ours: ``RabbitSource`` → ``run_relay`` → ``RabbitSink``.
 * ``adapters``: the baseline's work (``json.loads``, pass the body through) on our adapters,
   without normalize or the relay engine: what ``RabbitSource``/``RabbitSink`` cost by themselves.
@@ -70,6 +72,35 @@ async def run_baseline(args: argparse.Namespace) -> None:
     await _wait_for_signal()
     await consume_conn.close()
     await publish_conn.close()
+
+
+async def run_minimal(args: argparse.Namespace) -> None:
+    connection = await aio_pika.connect_robust(args.url)
+    channel = await connection.channel()  # publisher confirms are aio-pika's default
+    await channel.set_qos(prefetch_count=args.prefetch)
+    exchange = await channel.get_exchange(args.exchange)
+    queue = await channel.get_queue(args.source)
+
+    async def handle(message: AbstractIncomingMessage) -> None:
+        async with message.process(requeue=True):
+            doc = json.loads(message.body)
+            event = doc["ProcedureStateChangeEvent"]
+            await exchange.publish(
+                aio_pika.Message(
+                    message.body,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=event["TaskId"],
+                    type=doc["EventType"],
+                ),
+                routing_key=f"vod.{doc['EventType']}.{event['Status']}",
+                timeout=10,
+            )
+
+    await queue.consume(handle)
+    _ready()
+    await _wait_for_signal()
+    await connection.close()
 
 
 async def connect_bench_sink(url: str, exchange: str) -> RabbitSink:
@@ -140,7 +171,7 @@ async def run_adapters(args: argparse.Namespace) -> None:
     await sink.aclose()
 
 
-BRIDGES = {"baseline": run_baseline, "relay": run_ours, "adapters": run_adapters}
+BRIDGES = {"minimal": run_minimal, "baseline": run_baseline, "relay": run_ours, "adapters": run_adapters}
 
 
 def main() -> None:

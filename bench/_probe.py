@@ -25,6 +25,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def broker_pid() -> int | None:
+    """The local RabbitMQ node's Erlang VM (beam.smp), or None when it is not on this machine."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == "beam.smp":
+                        return int(entry)
+            except OSError:
+                continue
+    return None
+
+
 def rss_mib(pid: int) -> float:
     """Resident set size of process ``pid`` in MiB."""
     with open(f"/proc/{pid}/statm") as statm:

@@ -8,8 +8,10 @@ For each bridge (each in its own child process, see ``bench._bridges``):
 
 1. throughput: N unique ~4.3 KB ProcedureStateChanged bodies are pre-loaded into a fresh source
    queue, the bridge is started, and the clock runs until N messages sit in the queue bound to
-   the output exchange. Prints msgs/s and the bridge's CPU µs/msg (its CPU time / N) and its
-   RSS at start, at N/2 and at the end (it must stay flat);
+   the output exchange. Prints msgs/s, the bridge's CPU µs/msg (its CPU time / N), the
+   broker's CPU µs/msg over the same window (the local RabbitMQ's beam.smp: on a 2-core
+   machine the two share the CPU, so the sum bounds throughput) and the bridge's RSS at
+   start, at N/2 and at the end (it must stay flat);
 2. latency: a paced publisher offers ``--rate`` msgs/s for ``--latency-seconds``; latency is
    publish → arrival on the output queue (the send time is stamped into each body). p50/p99.
 
@@ -41,6 +43,7 @@ from bench._payload import PayloadFactory
 from bench._probe import (
     LatencyProbe,
     Names,
+    broker_pid,
     count,
     cpu_seconds,
     declare,
@@ -56,6 +59,7 @@ class Result:
     kind: str
     msgs_per_s: float = 0.0
     cpu_us_per_msg: float = 0.0
+    broker_us_per_msg: float = float("nan")
     rss_mib: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     p50_ms: float = float("nan")
     p99_ms: float = float("nan")
@@ -74,6 +78,8 @@ async def _wait_ready(process: Process) -> None:
 async def _throughput(
     channel: aiormq.abc.AbstractChannel, names: Names, pid: int, total: int, result: Result
 ) -> None:
+    broker = broker_pid()
+    broker0 = cpu_seconds(broker) if broker else 0.0
     started, cpu0, rss0 = time.perf_counter(), cpu_seconds(pid), rss_mib(pid)
     rss_mid = rss0
     while (arrived := await count(channel, names.output)) < total:
@@ -83,6 +89,8 @@ async def _throughput(
     elapsed = time.perf_counter() - started
     result.msgs_per_s = total / elapsed
     result.cpu_us_per_msg = (cpu_seconds(pid) - cpu0) / total * 1e6
+    if broker:
+        result.broker_us_per_msg = (cpu_seconds(broker) - broker0) / total * 1e6
     result.rss_mib = (rss0, rss_mid, rss_mib(pid), 0.0)
 
 
@@ -142,17 +150,19 @@ async def run_one(kind: str, args: argparse.Namespace, bodies: PayloadFactory) -
 def _report(results: list[Result], args: argparse.Namespace) -> None:
     print(f"\n{args.messages} messages of ~4.3 KB, prefetch {args.prefetch}; "
           f"latency at {args.rate:g} msgs/s for {args.latency_seconds:g} s")
-    print(f"{'bridge':<10}{'msgs/s':>10}{'CPU µs/msg':>12}{'p50 ms':>9}{'p99 ms':>9}"
+    print(f"{'bridge':<10}{'msgs/s':>10}{'CPU µs/msg':>12}{'broker µs':>11}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'arrived':>13}   RSS MiB start/mid/end/after-latency")
     for r in results:
         rss = "/".join(f"{v:.0f}" for v in r.rss_mib)
-        print(f"{r.kind:<10}{r.msgs_per_s:>10,.0f}{r.cpu_us_per_msg:>12,.0f}{r.p50_ms:>9.1f}"
+        print(f"{r.kind:<10}{r.msgs_per_s:>10,.0f}{r.cpu_us_per_msg:>12,.0f}"
+              f"{r.broker_us_per_msg:>11,.0f}{r.p50_ms:>9.1f}"
               f"{r.p99_ms:>9.1f}{f'{r.latency_arrived}/{r.latency_sent}':>13}   {rss}")
     medians = {kind: _median(results, kind) for kind in dict.fromkeys(r.kind for r in results)}
     if args.repeat > 1:
         print("medians:")
         for m in medians.values():
-            print(f"{m.kind:<10}{m.msgs_per_s:>10,.0f}{m.cpu_us_per_msg:>12,.0f}{m.p50_ms:>9.1f}"
+            print(f"{m.kind:<10}{m.msgs_per_s:>10,.0f}{m.cpu_us_per_msg:>12,.0f}"
+                  f"{m.broker_us_per_msg:>11,.0f}{m.p50_ms:>9.1f}"
                   f"{m.p99_ms:>9.1f}")
     base, relay = medians.get("baseline"), medians.get("relay")
     if base is not None and relay is not None and base.msgs_per_s:
@@ -166,6 +176,7 @@ def _median(results: list[Result], kind: str) -> Result:
         kind,
         msgs_per_s=statistics.median(r.msgs_per_s for r in runs),
         cpu_us_per_msg=statistics.median(r.cpu_us_per_msg for r in runs),
+        broker_us_per_msg=statistics.median(r.broker_us_per_msg for r in runs),
         p50_ms=statistics.median(r.p50_ms for r in runs),
         p99_ms=statistics.median(r.p99_ms for r in runs),
     )
