@@ -32,6 +32,7 @@ import uuid
 from datetime import UTC, datetime
 
 import orjson
+from pydantic import BaseModel, TypeAdapter
 
 from consumer.events import CLOUDEVENTS_MEDIA_TYPE, MediaEvent, NormalizedEvent
 from consumer.ports import DeliveryInfo, Destination, OutboundMessage
@@ -67,14 +68,26 @@ def structured_json(event: MediaEvent) -> bytes:
     """The CloudEvent in JSON structured mode, null attributes and fields left out.
 
     Same bytes as ``event.model_dump_json(exclude_none=True)`` (a test holds them equal), but
-    ``data.raw`` - most of the body - goes through orjson instead of pydantic's ``Any``
-    serializer, which was the slowest step of building an outbound message.
+    built by orjson straight from the models' fields: pydantic's serializer (even its dict
+    output, for orjson to encode) was the slowest step of building an outbound message. A
+    model's fields are its ``__dict__``, in declaration order; ``time``, the one field orjson
+    would write differently (``+00:00`` for ``Z``), goes through pydantic's own serializer.
     """
-    data = event.data.model_dump(exclude={"raw"}, exclude_none=True)
-    data["raw"] = event.data.raw
-    envelope = event.model_dump(exclude={"data"}, exclude_none=True, mode="json")
-    envelope["data"] = data
-    return orjson.dumps(envelope)
+    envelope = {key: value for key, value in event.__dict__.items() if value is not None}
+    time = envelope.get("time")
+    if time is not None:
+        envelope["time"] = _TIME_JSON.dump_python(time, mode="json")
+    return orjson.dumps(envelope, default=_fields_without_nones)
+
+
+_TIME_JSON: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+def _fields_without_nones(value: object) -> dict[str, object]:
+    """orjson's fallback for the nested models (data, metadata, streams, results)."""
+    if isinstance(value, BaseModel):
+        return {key: item for key, item in value.__dict__.items() if item is not None}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def routing_key(event: MediaEvent) -> str:

@@ -3,7 +3,11 @@
 Extractors fill a :class:`Extracted` (a plain slotted dataclass: cheap to build and to change
 field by field) and the format parser turns it into the pydantic model exactly once.
 
-Results and metadata are plain dicts until then: the model validates them in one call.
+Results and metadata are plain dicts until then. Every value in them was type-checked on the
+way in (``consumer.formats.fields``, ``consumer.formats.metadata``...), so the models are built
+without a second validation pass (:func:`consumer.events.trusted`);
+``tests/test_normalize_fastpath.py`` holds the result equal, types included, to what
+``MediaEventData.model_validate`` makes of the same fields.
 
 ``succeeded`` rule shared by every format (see :func:`task_ok`): a task succeeded when its status
 is final-and-good or absent (``FINISH``/``SUCCESS``/none), its error code is 0 or absent, its
@@ -16,8 +20,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from consumer.errors import PayloadError, PayloadReason
-from consumer.events import MediaEventData, Vendor, WireFormat
+from consumer.events import (
+    SCHEMA_VERSION,
+    AudioStream,
+    MediaEventData,
+    MediaMetadata,
+    TaskResult,
+    Vendor,
+    VideoStream,
+    WireFormat,
+    trusted,
+)
 from consumer.formats import ParsedEvent
 
 # Task-level statuses that mean "done without error". DescribeFileAttributesTask reports
@@ -66,7 +82,11 @@ def result(
     outputs: list[str] | None = None,
     output: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The fields of one ``TaskResult`` (validated later, with the whole event)."""
+    """The fields of one ``TaskResult``, every one given, in the model's order.
+
+    The dict becomes the model's own ``__dict__`` in :meth:`Extracted.to_parsed`: build a new one
+    per result and don't change it after.
+    """
     return {
         "type": kind,
         "status": status,
@@ -102,9 +122,11 @@ class Extracted:
         self, vendor: Vendor, wire_format: WireFormat, event_type: str, raw: dict[str, Any]
     ) -> ParsedEvent:
         """Build the schema object once; ``raw`` is the canonical vendor object, unchanged."""
-        # One validation of plain dicts: far cheaper than building each nested model in Python.
-        data = MediaEventData.model_validate(
+        metadata = self.metadata
+        data = trusted(
+            MediaEventData,
             {
+                "schema_version": SCHEMA_VERSION,
                 "vendor": vendor,
                 "format": wire_format,
                 "event_type": event_type,
@@ -116,12 +138,51 @@ class Extracted:
                 "file_name": self.file_name,
                 "file_url": self.file_url,
                 "input": self.input,
-                "metadata": self.metadata,
-                "results": self.results,
+                "metadata": None if metadata is None else _metadata_model(metadata),
+                "results": [trusted(TaskResult, fields, set(fields)) for fields in self.results],
                 "succeeded": self.succeeded,
                 "session_id": self.session_id,
                 "session_context": self.session_context,
                 "raw": raw,
-            }
+            },
+            set(_DATA_FIELDS_SET),
         )
         return ParsedEvent(data=data, time=self.time)
+
+
+# What MediaEventData.model_validate records as set: every field to_parsed passes.
+_DATA_FIELDS_SET = frozenset(MediaEventData.model_fields) - {"schema_version"}
+_STREAM_KEYS = ("video_streams", "audio_streams")
+
+
+def _all_none(model: type[BaseModel], skip: tuple[str, ...] = ()) -> dict[str, None]:
+    """Every field of ``model`` but ``skip`` set to None, in order; each must default to None."""
+    names = [name for name in model.model_fields if name not in skip]
+    for name in names:
+        info = model.model_fields[name]
+        if info.default is not None or info.default_factory is not None:
+            raise TypeError(f"{model.__name__}.{name} must default to None")
+    return dict.fromkeys(names)
+
+
+# Templates in field order: a copy updated with the present fields is the model's __dict__.
+_METADATA_TEMPLATE: dict[str, Any] = {
+    **_all_none(MediaMetadata, _STREAM_KEYS),
+    **dict.fromkeys(_STREAM_KEYS),
+}
+_VIDEO_TEMPLATE = _all_none(VideoStream)
+_AUDIO_TEMPLATE = _all_none(AudioStream)
+
+
+def _metadata_model(values: dict[str, Any]) -> MediaMetadata:
+    """MediaMetadata from ``media_metadata()``'s dict (the present fields, of exact types)."""
+    fields = {**_METADATA_TEMPLATE, **values}
+    fields["video_streams"] = [
+        trusted(VideoStream, {**_VIDEO_TEMPLATE, **s}, set(s))
+        for s in values.get("video_streams", ())
+    ]
+    fields["audio_streams"] = [
+        trusted(AudioStream, {**_AUDIO_TEMPLATE, **s}, set(s))
+        for s in values.get("audio_streams", ())
+    ]
+    return trusted(MediaMetadata, fields, set(values))

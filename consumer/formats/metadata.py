@@ -61,7 +61,9 @@ def _read(source: dict[str, Any], fields: tuple[tuple[str, str, str], ...], wher
         if kind == "text":
             values[name] = value if value_type is str else text(source, key, where)
         elif value_type is int:
-            values[name] = value
+            # An int stays an int only in an int field: the models are built without a
+            # validation pass (consumer.events.trusted), so a float field gets a float here.
+            values[name] = value if kind == "int" else float(value)
         else:
             checked = value if value_type is float else number(source, key, where)
             if checked is not None:
@@ -74,7 +76,8 @@ def media_metadata(
 ) -> dict[str, Any] | None:
     """``meta`` (a vendor MetaData object) as MediaMetadata fields; None when there is none.
 
-    Returned as a plain dict: the event model validates it once, with everything else.
+    Returned as a plain dict of the present fields, each of its field's exact type (float for
+    the float fields): ``Extracted.to_parsed`` builds the model from it without validation.
     """
     if meta is None:
         return None
