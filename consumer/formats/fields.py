@@ -7,11 +7,17 @@ when it has the wrong type, so a parser never crashes with a ``TypeError``/``Key
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from consumer.errors import PayloadError, PayloadReason
 
 JsonObject = dict[str, Any]
+
+# Integers we emit must fit a signed 64-bit field: orjson can't encode larger ones, and
+# subscribers in Java, Go or SQL would overflow on them. ``"99999999999999999999"`` or ``1e300``
+# in an integer field is therefore a bad field, not an event.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _wrong(where: str, key: str, expected: str, value: Any) -> PayloadError:
@@ -61,15 +67,26 @@ def integer(parent: JsonObject, key: str, where: str) -> int | None:
     if isinstance(value, bool):
         raise _wrong(where, key, "an integer", value)
     if isinstance(value, int):
-        return value
+        return in_int64(value, where, key)
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        return in_int64(int(value), where, key)
     if isinstance(value, str):
         try:
-            return int(value.strip())
+            converted = int(value.strip())
         except ValueError:
             pass
+        else:
+            return in_int64(converted, where, key)
     raise _wrong(where, key, "an integer", value)
+
+
+def in_int64(value: int, where: str, key: str) -> int:
+    """``value`` when it fits a signed 64-bit integer; else an ``invalid_field`` error."""
+    if INT64_MIN <= value <= INT64_MAX:
+        return value
+    raise PayloadError(
+        PayloadReason.INVALID_FIELD, f"{where}.{key} is out of the 64-bit integer range"
+    )
 
 
 def number(parent: JsonObject, key: str, where: str) -> float | None:
@@ -83,7 +100,11 @@ def number(parent: JsonObject, key: str, where: str) -> float | None:
         return float(value)
     if isinstance(value, str):
         try:
-            return float(value.strip())
+            converted = float(value.strip())
         except ValueError:
             pass
+        else:
+            # float() also reads "nan" and "inf", which are not numbers JSON can carry.
+            if math.isfinite(converted):
+                return converted
     raise _wrong(where, key, "a number", value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumer.formats.fields import number, objects, text
+from consumer.formats.fields import in_int64, number, objects, text
 
 # (schema field, PascalCase vendor key, kind) — the camelCase key is derived.
 _SCALARS: tuple[tuple[str, str, str], ...] = (
@@ -63,11 +63,11 @@ def _read(source: dict[str, Any], fields: tuple[tuple[str, str, str], ...], wher
         elif value_type is int:
             # An int stays an int only in an int field: the models are built without a
             # validation pass (consumer.events.trusted), so a float field gets a float here.
-            values[name] = value if kind == "int" else float(value)
+            values[name] = in_int64(value, where, key) if kind == "int" else float(value)
         else:
             checked = value if value_type is float else number(source, key, where)
             if checked is not None:
-                values[name] = checked if kind == "float" else round(checked)
+                values[name] = checked if kind == "float" else in_int64(round(checked), where, key)
     return values
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from consumer.formats.extracted import GOOD_SUBTASK_STATUSES, result, task_ok
-from consumer.formats.fields import integer, obj, objects, text
+from consumer.formats.fields import in_int64, integer, obj, objects, text
 from consumer.formats.outputs import collect_outputs
 
 # Result lists of ProcedureTask / ReduceMediaBitrateTask (VOD) and WorkflowTask (MPS), in order.
@@ -44,7 +44,7 @@ def definition_of(task_input: Any, output: Any) -> int | None:
         if isinstance(source, dict):
             value = source.get("Definition", source.get("definition"))
             if isinstance(value, int) and not isinstance(value, bool):
-                return value
+                return in_int64(value, "Input", "Definition")
     return None
 
 

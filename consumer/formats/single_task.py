@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer.formats.extracted import Extracted, parse_time, result, task_ok
-from consumer.formats.fields import integer, obj, text
+from consumer.formats.fields import in_int64, integer, obj, text
 from consumer.formats.metadata import media_metadata
 from consumer.formats.outputs import collect_outputs, vod_input
 from consumer.formats.pascal_results import definition_of
@@ -69,7 +69,7 @@ def status_and_code(payload: dict[str, Any], keys: Keys, where: str) -> tuple[st
     raw_status = payload.get(keys.status)
     err_code = integer(payload, keys.err_code, where)
     if isinstance(raw_status, int) and not isinstance(raw_status, bool):
-        return None, raw_status if err_code is None else err_code
+        return None, in_int64(raw_status, where, keys.status) if err_code is None else err_code
     return text(payload, keys.status, where), err_code
 
 
@@ -116,7 +116,7 @@ def _item_errors(output: Any, err_key: str, message_key: str) -> tuple[int | Non
         if isinstance(code, int) and not isinstance(code, bool):
             if code != 0:
                 message = entry.get(message_key)
-                return code, message if isinstance(message, str) else None
+                return in_int64(code, "Output", err_key), message if isinstance(message, str) else None
             found = 0
     return found, None
 
