@@ -6,7 +6,8 @@ Every series is prefixed ``media_bridge_``. Counters (exported with ``_total``):
 * ``messages_published{destination}`` / ``messages_confirmed{destination}``: publishes started
   and confirmed by the broker (``events`` or ``parking``);
 * ``deliveries_acked{outcome}``: source messages acked after a confirm (``relayed`` | ``parked``);
-* ``deliveries_parked{reason}``: bodies sent to parking (PayloadReason value or ``unroutable``);
+* ``deliveries_parked{reason}``: bodies sent to parking (PayloadReason value, ``unroutable`` or
+  ``internal_error``);
 * ``deliveries_retried{cause}``: left unacked for redelivery (``sink_unavailable`` |
   ``confirm_timeout``);
 * ``ack_failures`` / ``nack_failures`` / ``receive_failures``: source round-trips that failed.

@@ -18,7 +18,8 @@ Events (destination ``EVENTS``)
 
 Parked bodies (destination ``PARKING``)
     * body: the source body byte for byte, so it can be replayed after a fix;
-    * routing key: the reason (a :class:`~consumer.errors.PayloadReason` value or ``unroutable``);
+    * routing key: the reason (a :class:`~consumer.errors.PayloadReason` value, ``unroutable``,
+      or ``internal_error`` when normalizing the body hit a bug of ours);
     * ``message_id``: a uuid5 of the body (the same body parked twice gets the same id);
     * headers ``x-park-reason``, ``x-park-detail``, ``x-source``, ``x-delivery-id``,
       ``x-delivery-count``, ``x-parked-at`` (ISO 8601 UTC) and ``x-original-content-type`` when
@@ -39,6 +40,7 @@ from consumer.ports import DeliveryInfo, Destination, OutboundMessage
 
 HEADER_PREFIX = "ce-"
 UNROUTABLE_REASON = "unroutable"
+INTERNAL_ERROR_REASON = "internal_error"  # normalizing raised something other than PayloadError
 PARKED_TYPE = "media-bridge.parked"
 PARKED_CONTENT_TYPE = "application/octet-stream"
 MISSING_PART = "NONE"

@@ -4,7 +4,8 @@ The ordering guarantee lives here: ``ack`` is only called after the sink confirm
 message made from the body (the events, or the parked body). Nothing else acks.
 
 * permanent (``PayloadError``, or ``UnroutableError`` from any event): publish the raw body to
-  PARKING, and ack after that publish is confirmed;
+  PARKING, and ack after that publish is confirmed; an unexpected exception from normalizing
+  (a bug of ours) is parked the same way with the reason ``internal_error``;
 * transient (``SinkUnavailableError``, confirm timeout): close the sink gate, wait the back-off,
   nack (RabbitMQ requeues; CMQ/VOD let the lease lapse); never ack;
 * cancelled before the confirm: neither ack nor nack (the source redelivers); after the confirm
@@ -31,7 +32,12 @@ from consumer.errors import (
 )
 from consumer.metrics import Metrics
 from consumer.normalize import normalize
-from consumer.outbound import UNROUTABLE_REASON, event_message, parking_message
+from consumer.outbound import (
+    INTERNAL_ERROR_REASON,
+    UNROUTABLE_REASON,
+    event_message,
+    parking_message,
+)
 from consumer.ports import Delivery, OutboundMessage, Sink
 from consumer.relay_gate import SinkGate
 from consumer.relay_options import RelayOptions
@@ -74,18 +80,23 @@ class DeliveryRelay:
 
     async def _publish(self, delivery: Delivery) -> Outcome:
         started = perf_counter()
+        rejected: tuple[str, str] | None = None
         try:
-            events = normalize(delivery.body, self.options.limits)
+            messages = [event_message(event) for event in normalize(delivery.body, self.options.limits)]
         except PayloadError as exc:
-            rejected: PayloadError | None = exc
-        else:
-            rejected = None
+            rejected = (exc.reason.value, exc.detail)
+        except Exception as exc:
+            # A bug of ours on one body (normalize is pure, so it is about this body) must cost
+            # that body a trip to parking, not stop the relay: raising here would end run_relay,
+            # and after a restart the same message would stop it again.
+            log.exception("normalizing failed unexpectedly", extra=_fields(delivery))
+            rejected = (INTERNAL_ERROR_REASON, f"{type(exc).__name__}: {exc}")
         self.metrics.stage["normalize"].observe(perf_counter() - started)
         if rejected is not None:
-            await self._park(delivery, rejected.reason.value, rejected.detail)
+            await self._park(delivery, *rejected)
             return Outcome.PARKED
         try:
-            await self._publish_all([event_message(event) for event in events])
+            await self._publish_all(messages)
         except UnroutableError as exc:
             await self._park(delivery, UNROUTABLE_REASON, str(exc))
             return Outcome.PARKED

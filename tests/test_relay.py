@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 import anyio
 import pytest
 
+import consumer.relay_delivery
 from adapters.memory import Journal, MemorySink, MemorySource
+from consumer.events import NormalizedEvent
 from consumer.metrics import Metrics
 from consumer.normalize import normalize
 from consumer.outbound import routing_key
@@ -199,3 +201,28 @@ async def test_metrics_count_what_happened() -> None:
     assert value("media_bridge_messages_confirmed_total", {"destination": "parking"}) == 1
     assert value("media_bridge_stage_seconds_count", {"stage": "total"}) == 2
     assert value("media_bridge_in_flight") == 0
+
+
+async def test_unexpected_normalizer_failure_parks_that_body_and_the_relay_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug on one body (not a PayloadError) parks it as internal_error; the others relay."""
+
+    def normalize_with_a_bug(body: bytes | str, *args: object) -> list[NormalizedEvent]:
+        if body == MPS_WORKFLOW:
+            raise ValueError("cannot convert float NaN to integer")
+        return normalize(body)
+
+    monkeypatch.setattr(consumer.relay_delivery, "normalize", normalize_with_a_bug)
+    source = MemorySource([PROCEDURE_FINISHED, MPS_WORKFLOW, NEW_FILE_UPLOAD], finite=True)
+    sink = MemorySink()
+    with caplog.at_level(logging.ERROR, logger="media_bridge.relay"):
+        await relay(source, sink)
+
+    assert sorted(source.acked) == ["m1", "m2", "m3"]
+    [parked] = sink.published_to(Destination.PARKING)
+    assert parked.body == MPS_WORKFLOW
+    assert parked.routing_key == "internal_error"
+    assert parked.headers["x-park-detail"] == "ValueError: cannot convert float NaN to integer"
+    assert len(sink.published_to(Destination.EVENTS)) == 2
+    assert any(record.exc_info for record in caplog.records), "the traceback is logged"
