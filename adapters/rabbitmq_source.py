@@ -62,9 +62,9 @@ class RabbitSource:
         self._options = options
         self._source_name = f"rabbitmq:{options.queue}"
         self._buffer: deque[RabbitDelivery] = deque()
-        # asyncio's Event, not anyio's: aio-pika ties this adapter to asyncio anyway, and a
-        # fresh anyio Event per wait costs a backend lookup.
-        self._arrived = asyncio.Event()
+        # Receivers waiting for a delivery, oldest first. asyncio futures, not anyio objects:
+        # aio-pika ties this adapter to asyncio anyway, and this is on the per-message path.
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._consuming_on: aiormq.Channel | None = None
         self._acks: AckBatcher | None = None
         self._consumer_tag: str | None = None
@@ -107,6 +107,8 @@ class RabbitSource:
     async def receive(self) -> RabbitDelivery:
         """The next delivery; deliveries left over from a lost channel are dropped (redelivered).
 
+        Safe to await from several tasks at once: each arrival wakes one waiting receiver.
+
         Raises:
             SourceUnavailableError: the channel is down and did not come back in time.
         """
@@ -118,20 +120,28 @@ class RabbitSource:
                 log.info("dropping %s from a lost channel; the broker redelivers it", delivery)
             if self._closed:
                 raise SourceUnavailableError(f"{self._source_name}: the source is closed")
-            # A fresh event before the first await: deliveries only land during awaits, so one
-            # that lands during any await below sets this event and can't be missed.
-            self._arrived = asyncio.Event()
             if not self._consuming():
                 await self._ensure_consuming()
-            if not self._buffer:
-                await self._arrived.wait()
+                continue
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                # Woken for a delivery and cancelled before taking it: pass the wake-up on, or
+                # that delivery would sit in the buffer while another receiver sleeps.
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()
+                else:
+                    self._waiters.remove(waiter)
+                raise
 
     async def aclose(self) -> None:
         """Cancel the consumer, flush pending acks, close; unsettled deliveries are requeued."""
         if self._closed:
             return
         self._closed = True
-        self._arrived.set()
+        self._wake_all()
         with anyio.CancelScope(shield=True), anyio.move_on_after(RESTORE_WAIT_S):
             if self._acks is not None:
                 await self._acks.drain()  # into aiormq's write queue, ahead of the cancel
@@ -185,13 +195,26 @@ class RabbitSource:
         if tag is not None:
             acks.delivered(tag)
         self._buffer.append(RabbitDelivery(message, self._source_name, epoch, acks))
-        self._arrived.set()
+        self._wake_one()
 
     def _on_cancel(self, frame: object) -> None:
         # The broker cancelled us (queue deleted?): receive() re-declares and re-consumes.
         log.warning("the broker cancelled the consumer of %s", self._source_name)
         self._consuming_on = None
-        self._arrived.set()
+        self._wake_all()
 
     def _wake(self, _: object) -> None:
-        self._arrived.set()
+        self._wake_all()  # the channel is closing: every receiver re-checks it
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _wake_all(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)

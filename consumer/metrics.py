@@ -12,7 +12,8 @@ Every series is prefixed ``media_bridge_``. Counters (exported with ``_total``):
   ``confirm_timeout``);
 * ``ack_failures`` / ``nack_failures`` / ``receive_failures``: source round-trips that failed.
 
-Gauges: ``in_flight`` (deliveries being relayed), ``sink_healthy`` (0 while backing off).
+Gauges: ``in_flight`` (deliveries being relayed), ``sink_healthy`` / ``source_healthy`` (0 while
+backing off from a failing sink / source).
 Histogram ``stage_seconds{stage}``: ``normalize``, ``publish_confirm``, ``ack``, ``total``.
 
 A source adapter's own counters (e.g. CMQ's late deletes or empty polls) are exported by
@@ -77,6 +78,10 @@ class Metrics:
             f"{PREFIX}_sink_healthy", "1 while the sink confirms, 0 while backing off", registry=r
         )
         self.sink_healthy.set(1)
+        self.source_healthy = Gauge(
+            f"{PREFIX}_source_healthy", "1 while the source can be read, 0 while backing off", registry=r
+        )
+        self.source_healthy.set(1)
 
 
 @dataclass(frozen=True, slots=True)

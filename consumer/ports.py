@@ -54,6 +54,10 @@ class Source(Protocol):
     async def receive(self) -> Delivery:
         """Wait for the next delivery.
 
+        Must be safe to await from several tasks at once (the relay runs one receiver per
+        in-flight slot): each delivery goes to exactly one caller, and a caller cancelled while
+        waiting loses nothing.
+
         Raises:
             SourceUnavailableError: the source can't be read now; the caller backs off and retries.
             EndOfSource: a finite source is exhausted.

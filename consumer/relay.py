@@ -1,31 +1,36 @@
-"""The relay engine: receive deliveries, relay each one, stop cleanly.
+"""The relay engine: a pool of workers, each receiving one delivery and relaying it, until stop.
 
-``run_relay`` keeps at most ``max_in_flight`` deliveries in progress (it does not receive while
-full), holds off receiving while the sink is failing (see ``consumer.relay_gate``), backs off
-and retries when the source can't be read, and hands each delivery to
-``consumer.relay_delivery`` which owns the publish-confirm-then-ack ordering.
+``run_relay`` starts ``max_in_flight`` workers. Each worker loops: wait until both gates admit
+(see ``consumer.relay_gate``: the sink's closes while publishes fail, the source's while
+receives fail), receive one delivery, and hand it to ``consumer.relay_delivery``, which owns the
+publish-confirm-then-ack ordering. So at most ``max_in_flight`` deliveries are ever in
+progress, and nothing is received while all workers are busy.
 
-Shutdown order (peers I-B1, I-F1, I-S1): when ``stop`` is set the pending ``receive`` is
-cancelled at once (nothing is received after stop), in-flight deliveries get
-``grace_period_s`` to finish including their ack, and whatever is still running after that is
-cancelled and left unsettled for the source to redeliver. Nothing is ever re-published on
-shutdown. ``EndOfSource`` (a finite source) drains in-flight deliveries and returns.
-The caller closes the source and the sink afterwards.
+Why workers and not a receive loop spawning a task per delivery: a delivery that is already
+buffered by the source is then received and relayed by the same task without a hand-off, and
+the per-delivery task, semaphore and scope that the loop design needed cost about a fifth of
+the engine's CPU per message. It needs sources whose ``receive`` may be awaited by several
+tasks at once (the ``Source`` port requires it; the contract suite checks it).
+
+Shutdown order (peers I-B1, I-F1, I-S1): when ``stop`` is set, every pending ``receive`` is
+cancelled at once (nothing is received after stop; a delivery that arrived in that same instant
+is still relayed), in-flight deliveries get ``grace_period_s`` to finish including their ack,
+and whatever is still running after that is cancelled and left unsettled for the source to
+redeliver. Nothing is ever re-published on shutdown. ``EndOfSource`` (a finite source) lets
+the in-flight deliveries finish and returns. The caller closes the source and the sink.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 import anyio
-from anyio.abc import TaskGroup
 
 from consumer.errors import EndOfSource, SourceUnavailableError
 from consumer.metrics import Metrics
 from consumer.ports import Delivery, Sink, Source
 from consumer.relay_delivery import DeliveryRelay, Outcome
-from consumer.relay_gate import Backoff, SinkGate
+from consumer.relay_gate import Backoff, HealthGate
 from consumer.relay_options import RelayOptions
 
 __all__ = ["Outcome", "RelayOptions", "run_relay"]
@@ -51,100 +56,97 @@ async def run_relay(
     relay = DeliveryRelay(
         sink=sink,
         options=options,
-        gate=SinkGate(backoff, metrics),
+        gate=HealthGate(backoff, lambda healthy: metrics.sink_healthy.set(int(healthy))),
         metrics=metrics,
     )
-    loop = _ReceiveLoop(source, relay, backoff, metrics, anyio.Semaphore(options.max_in_flight))
+    source_gate = HealthGate(backoff, lambda healthy: metrics.source_healthy.set(int(healthy)))
+    pool = _Workers(source, relay, source_gate, metrics)
     async with anyio.create_task_group() as outer:
         outer.start_soon(_cancel_after_grace, stop, options.grace_period_s, outer.cancel_scope)
-        async with anyio.create_task_group() as work:
-            await _run_until(stop, loop.run, work)
-            log.info("receiving stopped; draining in-flight deliveries")
+        async with anyio.create_task_group() as watcher:
+            watcher.start_soon(_stop_receiving_on, stop, pool)
+            async with anyio.create_task_group() as work:
+                for _ in range(options.max_in_flight):
+                    work.start_soon(pool.work)
+            watcher.cancel_scope.cancel()  # every worker returned: nothing left to stop
         outer.cancel_scope.cancel()  # every delivery finished: the grace watcher is not needed
     log.info("relay stopped")
 
 
-class _ReceiveLoop:
+class _Workers:
+    """What the workers share; each worker runs :meth:`work`."""
+
     def __init__(
-        self,
-        source: Source,
-        relay: DeliveryRelay,
-        backoff: Backoff,
-        metrics: Metrics,
-        slots: anyio.Semaphore,
+        self, source: Source, relay: DeliveryRelay, source_gate: HealthGate, metrics: Metrics
     ) -> None:
         self._source = source
         self._relay = relay
-        self._backoff = backoff
+        self._source_gate = source_gate
         self._metrics = metrics
-        self._slots = slots
+        self._receiving: set[anyio.CancelScope] = set()  # one per worker waiting to receive
+        self._stopping = False
 
-    async def run(self, work: TaskGroup) -> None:
-        """Receive until ``EndOfSource``; each delivery runs in ``work`` holding one slot."""
-        while True:
+    def stop_receiving(self, why: str) -> None:
+        """No worker receives again; those waiting for a delivery give up now."""
+        if not self._stopping:
+            self._stopping = True
+            log.info("%s; no more deliveries will be received", why)
+        for scope in self._receiving:
+            scope.cancel()
+
+    async def work(self) -> None:
+        """Receive and relay, one delivery at a time, until receiving stops."""
+        metrics = self._metrics
+        relay = self._relay
+        while not self._stopping:
+            delivery = await self._receive()
+            if delivery is None:
+                return
+            metrics.in_flight.inc()
             try:
-                # Awaiting acquire() always yields to the loop, so a ready backlog would be
-                # dispatched one delivery per loop turn; take a free slot without yielding.
-                self._slots.acquire_nowait()
-            except anyio.WouldBlock:
-                await self._slots.acquire()
-            handed_off = False
-            try:
-                delivery = await self._next()
-                if delivery is None:
-                    return
-                work.start_soon(self._relay_one, delivery)
-                handed_off = True
+                await relay.relay(delivery)
             finally:
-                if not handed_off:
-                    self._slots.release()
+                metrics.in_flight.dec()
 
-    async def _next(self) -> Delivery | None:
-        """The next delivery once the sink gate admits one; ``None`` at the end of the source."""
-        failures = 0
-        while True:
-            await self._relay.gate.admit()
+    async def _receive(self) -> Delivery | None:
+        """The next delivery once both gates admit one; None once receiving has stopped."""
+        with anyio.CancelScope() as scope:
+            self._receiving.add(scope)
+            try:
+                return await self._admitted_delivery()
+            finally:
+                self._receiving.discard(scope)
+        return None  # cancelled by stop_receiving (the scope swallowed the cancellation)
+
+    async def _admitted_delivery(self) -> Delivery | None:
+        sink_gate, source_gate = self._relay.gate, self._source_gate
+        while not self._stopping:
+            if not sink_gate.healthy:
+                await sink_gate.admit()
+            if not source_gate.healthy:
+                await source_gate.admit()
             try:
                 delivery = await self._source.receive()
             except EndOfSource:
-                log.info("source exhausted")
+                self.stop_receiving("source exhausted")
                 return None
             except SourceUnavailableError as exc:
-                failures += 1
-                delay = self._backoff.delay(failures)
                 self._metrics.receive_failures.inc()
-                log.warning(
-                    "receive failed; retrying",
-                    extra={"error": str(exc), "attempt": failures, "retry_in_s": delay},
-                )
-                await anyio.sleep(delay)
+                if source_gate.failed():
+                    log.warning(
+                        "receive failed; retrying",
+                        extra={"error": str(exc), "retry_in_s": source_gate.retry_delay()},
+                    )
                 continue
+            source_gate.succeeded()
             self._metrics.received.inc()
             return delivery
-
-    async def _relay_one(self, delivery: Delivery) -> None:
-        self._metrics.in_flight.inc()
-        try:
-            await self._relay.relay(delivery)
-        finally:
-            self._metrics.in_flight.dec()
-            self._slots.release()
+        return None
 
 
-async def _run_until(
-    stop: anyio.Event, loop: Callable[[TaskGroup], Awaitable[None]], work: TaskGroup
-) -> None:
-    """Run ``loop(work)`` until it returns or ``stop`` is set (which cancels it)."""
-    async with anyio.create_task_group() as group:
-
-        async def watch() -> None:
-            await stop.wait()
-            log.info("stop requested; no more deliveries will be received")
-            group.cancel_scope.cancel()
-
-        group.start_soon(watch)
-        await loop(work)
-        group.cancel_scope.cancel()
+async def _stop_receiving_on(stop: anyio.Event, pool: _Workers) -> None:
+    await stop.wait()
+    pool.stop_receiving("stop requested")
 
 
 async def _cancel_after_grace(stop: anyio.Event, grace_s: float, scope: anyio.CancelScope) -> None:

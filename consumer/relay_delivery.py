@@ -39,7 +39,7 @@ from consumer.outbound import (
     parking_message,
 )
 from consumer.ports import Delivery, OutboundMessage, Sink
-from consumer.relay_gate import SinkGate
+from consumer.relay_gate import HealthGate
 from consumer.relay_options import RelayOptions
 
 log = logging.getLogger("media_bridge.relay")
@@ -61,7 +61,7 @@ class DeliveryRelay:
 
     sink: Sink
     options: RelayOptions
-    gate: SinkGate
+    gate: HealthGate  # the sink's: closed by transient publish failures
     metrics: Metrics
 
     async def relay(self, delivery: Delivery) -> Outcome:

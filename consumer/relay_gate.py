@@ -1,20 +1,22 @@
-"""Back-off and the shared "sink healthy" gate that gives the relay its backpressure.
+"""Back-off, and the "healthy" gates that give the relay its backpressure.
 
-While the sink confirms, the gate is open and the relay receives as fast as in-flight slots
-allow. The first transient publish failure closes it: the relay stops taking deliveries (so a
-CMQ/VOD lease is not burnt and RabbitMQ keeps the backlog), and lets one delivery through as a
-*probe* after each back-off delay (exponential, capped, jittered). A probe that fails doubles
-the delay; any confirmed publish opens the gate again. Failures of deliveries that were already
-in flight when the sink broke do not lengthen the delay: only a failed probe does.
+The relay keeps one gate for the sink and one for the source. While the sink confirms, its
+gate is open and the relay receives as fast as in-flight slots allow. The first transient
+publish failure closes it: the relay stops taking deliveries (so a CMQ/VOD lease is not burnt
+and RabbitMQ keeps the backlog), and lets one delivery through as a *probe* after each back-off
+delay (exponential, capped, jittered). A probe that fails doubles the delay; any confirmed
+publish opens the gate again. Failures of deliveries that were already in flight when the sink
+broke do not lengthen the delay: only a failed probe does. The source gate works the same way
+for receives: when the source can't be read, one worker probes it per back-off delay while the
+others wait, instead of every idle worker hammering it.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import anyio
-
-from consumer.metrics import Metrics
 
 
 class Backoff:
@@ -35,12 +37,15 @@ class Backoff:
         return ceiling * (1 - self._jitter * self._rng.random())
 
 
-class SinkGate:
-    """Shared by the receive loop (``admit``) and every delivery (``succeeded``/``failed``)."""
+class HealthGate:
+    """Shared by every worker: ``admit`` before receiving, ``succeeded``/``failed`` after.
 
-    def __init__(self, backoff: Backoff, metrics: Metrics) -> None:
+    ``on_change(healthy)`` is called whenever the gate opens or closes (it feeds a gauge).
+    """
+
+    def __init__(self, backoff: Backoff, on_change: Callable[[bool], None]) -> None:
         self._backoff = backoff
-        self._metrics = metrics
+        self._on_change = on_change
         self._failures = 0  # consecutive failed probes; 0 means healthy
         self._probe_due = 0.0
         self._probed = False  # a probe was admitted since the last escalation
@@ -55,20 +60,25 @@ class SinkGate:
         return self._backoff.delay(self._failures)
 
     def succeeded(self) -> None:
-        """A publish was confirmed: the sink works, open the gate."""
+        """It worked (a confirm, a receive): open the gate."""
         if self._failures:
             self._failures = 0
             self._probed = False
             self._notify()
 
-    def failed(self) -> None:
-        """A publish failed for a transient reason: close the gate (or lengthen the back-off)."""
+    def failed(self) -> bool:
+        """A transient failure: close the gate (or lengthen the back-off).
+
+        Returns True when this failure closed the gate or lengthened the back-off, False when it
+        was one more of the attempts already under way when the gate closed (log only the first).
+        """
         if self._failures and not self._probed:
-            return  # another delivery that was in flight before the gate closed
+            return False  # another delivery that was in flight before the gate closed
         self._failures += 1
         self._probed = False
         self._probe_due = anyio.current_time() + self._backoff.delay(self._failures)
         self._notify()
+        return True
 
     async def admit(self) -> None:
         """Return when the next delivery may be received: at once while healthy, else one probe
@@ -83,6 +93,6 @@ class SinkGate:
                 await self._changed.wait()
 
     def _notify(self) -> None:
-        self._metrics.sink_healthy.set(1 if self.healthy else 0)
+        self._on_change(self.healthy)
         self._changed.set()
         self._changed = anyio.Event()

@@ -133,3 +133,37 @@ class SourceContract:
         assert info.delivery_id
         assert isinstance(info.received_at, datetime)
         assert info.received_at.tzinfo is not None
+
+    async def test_concurrent_receivers_share_the_deliveries_without_loss_or_duplicates(
+        self,
+    ) -> None:
+        """Eight tasks wait in receive() at once on a drained queue; five messages come back
+        (nacked): one goes to each of five tasks, the three left waiting are cancelled, and the
+        source keeps working afterwards."""
+        bodies = unique_bodies(5)
+        got: list[Delivery] = []
+        async with (
+            self.make_queue(bodies) as open_source,
+            aclosing(await open_source()) as source,
+        ):
+            taken = [await self.receive(source) for _ in bodies]
+            all_received = anyio.Event()
+
+            async def receiver() -> None:
+                got.append(await source.receive())
+                if len(got) == len(bodies):
+                    all_received.set()
+
+            with anyio.fail_after(self.receive_timeout_s + self.redelivery_timeout_s):
+                async with anyio.create_task_group() as group:
+                    for _ in range(8):
+                        group.start_soon(receiver)
+                    await anyio.sleep(0.05)  # every receiver is waiting before anything returns
+                    for delivery in taken:
+                        await delivery.nack()
+                    await all_received.wait()
+                    group.cancel_scope.cancel()  # the three receivers still waiting
+            for delivery in got:
+                await delivery.ack()
+            await self.assert_empty(source)
+        assert sorted(d.body for d in got) == sorted(bodies)
