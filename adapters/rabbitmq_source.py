@@ -132,7 +132,7 @@ class RabbitSource:
                 # that delivery would sit in the buffer while another receiver sleeps.
                 if waiter.done() and not waiter.cancelled():
                     self._wake_one()
-                else:
+                elif waiter in self._waiters:  # a wake-up may already have dropped it
                     self._waiters.remove(waiter)
                 raise
 

@@ -167,3 +167,29 @@ class SourceContract:
                 await delivery.ack()
             await self.assert_empty(source)
         assert sorted(d.body for d in got) == sorted(bodies)
+
+    async def test_receivers_cancelled_as_the_source_closes_end_quietly(self) -> None:
+        """Waiting receivers cancelled in the same instant the source closes (what a shutdown
+        does): each ends with its cancellation, none with an error of the source's own."""
+        async with self.make_queue([]) as open_source:
+            source = await open_source()
+            started: list[None] = []
+            all_started = anyio.Event()
+
+            async def receiver() -> None:
+                started.append(None)
+                if len(started) == 8:
+                    all_started.set()
+                await source.receive()
+
+            with anyio.fail_after(self.receive_timeout_s):
+                async with anyio.create_task_group() as group:
+                    for _ in range(8):
+                        group.start_soon(receiver)
+                    await all_started.wait()
+                    await anyio.sleep(0.05)  # all eight are inside receive()
+                    group.cancel_scope.cancel()
+                    # Closing starts before the cancelled receivers get to run; shielded, as a
+                    # service closes its source outside the cancelled scope.
+                    with anyio.CancelScope(shield=True):
+                        await source.aclose()
