@@ -1,8 +1,8 @@
 """``AckBatcher``: settles one channel's deliveries in as few AMQP frames as is safe.
 
-An ack per delivery costs a frame to marshal, a write-queue hop and broker work; at relay rates
-that was a sizeable share of the bridge's CPU. ``ack``/``nack`` only record the tag; a sender
-task started on the next loop iteration sends everything recorded so far:
+An ack per delivery costs a frame and broker work; at relay rates that was a sizeable share of
+the bridge's CPU. ``ack``/``nack`` only record the tag; a callback on the next loop iteration
+writes everything recorded so far through the connection's frame tap:
 
 * nacks first, each on its own frame (they must reach the broker before any ack that covers
   their tag, and a ``multiple`` nack would requeue more than was asked for);
@@ -14,10 +14,11 @@ task started on the next loop iteration sends everything recorded so far:
 * a plain ack for every other acked tag (acked out of order, behind a tag still in flight):
   they are not held back, so acked deliveries never sit on the prefetch window.
 
-Frames leave in that order through one sender at a time, so the broker never sees a
-``multiple`` ack before a frame it relies on. A closed channel drops what is pending (the
-broker requeues those deliveries; that is the stale-channel rule of ``rabbitmq_delivery``).
-``drain`` waits until everything recorded has been handed to aiormq, for a clean shutdown.
+Frames leave in that order in one write, so the broker never sees a ``multiple`` ack before a
+frame it relies on. A batcher belongs to one channel *instance*: once that channel closed it
+sends nothing, ever (the broker requeues those deliveries; that is the stale-channel rule of
+``rabbitmq_delivery``), even if a new channel gets the same number. ``flush`` writes what is
+pending at once, for a clean shutdown.
 """
 
 from __future__ import annotations
@@ -26,30 +27,41 @@ import asyncio
 import logging
 from collections import deque
 
-import aiormq
-import pamqp.exceptions
+from adapters import amqp_wire as wire
+from adapters.rabbitmq_tap import FrameTap
 
 log = logging.getLogger(__name__)
 
 # Tags kept for ``multiple`` acks while one old delivery stays unsettled; past this the channel
 # falls back to plain acks so memory stays bounded whatever the caller does.
 MAX_TRACKED = 10_000
-_SEND_ERRORS = (aiormq.exceptions.AMQPError, pamqp.exceptions.PAMQPException, RuntimeError, OSError)
 
 
 class AckBatcher:
-    """Coalesces the acks of one aiormq channel; see the module docstring."""
+    """Coalesces the acks of one channel instance; see the module docstring."""
 
-    def __init__(self, channel: aiormq.Channel) -> None:
-        self.channel = channel
+    def __init__(self, tap: FrameTap, channel: int) -> None:
+        self._tap = tap
+        self._channel = channel
         self._unsettled: deque[int] = deque()  # tags seen, oldest first, not known settled
         self._acked: set[int] = set()  # acked by the engine, frame not sent yet
         self._nacked: list[int] = []  # nacked by the engine, frame not sent yet
         self._sent_alone: set[int] = set()  # settled by a single frame, still in _unsettled
         self._last_seen = 0
         self._multiple = True
-        self._sender: asyncio.Task[None] | None = None
+        self._scheduled = False
+        self._closed = False
         self.frames_sent = 0  # for tests and the benchmark: frames actually sent
+
+    @property
+    def open(self) -> bool:
+        """True while this batcher's channel is open (its delivery tags still mean something)."""
+        return not self._closed and self._tap.is_open(self._channel)
+
+    def close(self) -> None:
+        """The channel closed: drop what is pending and never send again."""
+        self._closed = True
+        self._drop("its channel is gone, the broker redelivers them")
 
     def delivered(self, tag: int) -> None:
         """Record a delivery's tag, in the order the channel delivered them."""
@@ -65,62 +77,51 @@ class AckBatcher:
 
     def ack(self, tag: int) -> None:
         self._acked.add(tag)
-        self._start_sender()
+        self._schedule()
 
     def nack(self, tag: int) -> None:
         self._nacked.append(tag)
-        self._start_sender()
+        self._schedule()
 
-    async def drain(self) -> None:
-        """Return once every recorded ack/nack was handed to aiormq (or dropped: channel gone)."""
-        while self._sender is not None:
-            # ``wait``, not ``await``: neither cancels the sender if we are cancelled, but
-            # ``wait`` also doesn't raise if the sender was cancelled (loop shutdown).
-            await asyncio.wait({self._sender})
+    def flush(self) -> None:
+        """Write every recorded ack/nack now (or drop them: channel gone)."""
+        self._scheduled = False
+        if not (self._acked or self._nacked):
+            return
+        if not self.open:
+            self._drop("its channel is gone, the broker redelivers them")
+            return
+        frames = self._batch()
+        if not self._tap.write(b"".join(frames)):
+            self._drop("the connection is gone, the broker redelivers them")
+            return
+        self.frames_sent += len(frames)
 
     def _no_multiple(self) -> None:
         self._multiple = False
         self._unsettled.clear()
         self._sent_alone.clear()
 
-    def _start_sender(self) -> None:
-        if self._sender is None:
-            # A task, not an immediate send: acks made in this loop iteration join the batch.
-            self._sender = asyncio.get_running_loop().create_task(self._send_all())
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            # Not an immediate write: acks made in this loop iteration join the batch.
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
 
-    async def _send_all(self) -> None:
-        try:
-            while self._acked or self._nacked:
-                if self.channel.is_closed:
-                    self._drop("its channel is gone, the broker redelivers them")
-                    return
-                await self._send_batch()
-        except _SEND_ERRORS as exc:
-            self._drop(f"{type(exc).__name__}: the broker redelivers them")
-        except Exception:  # a bug: say so, and let the broker redeliver rather than guess
-            log.exception("sending acks failed")
-            self._drop("the broker redelivers them")
-        finally:
-            self._sender = None
-
-    async def _send_batch(self) -> None:
-        channel = self.channel
+    def _batch(self) -> list[bytes]:
+        channel = self._channel
         nacked, self._nacked = self._nacked, []
-        for tag in nacked:
-            await channel.basic_nack(tag, requeue=True, wait=False)
-            self.frames_sent += 1
+        frames = [wire.nack_frame(channel, tag, requeue=True) for tag in nacked]
         if self._multiple:
             self._sent_alone.update(nacked)
         top = self._advance_run()
         acked, self._acked = self._acked, set()
         if top is not None:
-            await channel.basic_ack(top, multiple=True, wait=False)
-            self.frames_sent += 1
-        for tag in sorted(acked):
-            await channel.basic_ack(tag, wait=False)
-            self.frames_sent += 1
+            frames.append(wire.ack_frame(channel, top, multiple=True))
+        frames += [wire.ack_frame(channel, tag) for tag in sorted(acked)]
         if self._multiple:
             self._sent_alone.update(acked)
+        return frames
 
     def _advance_run(self) -> int | None:
         """Pop the settled run at the head of ``_unsettled``; its highest engine-acked tag.

@@ -19,7 +19,7 @@ import pamqp.exceptions
 from aio_pika.abc import AbstractRobustConnection
 from yarl import URL
 
-from adapters.rabbitmq_transport import CoalescingTransportFactory
+from adapters.rabbitmq_transport import TappedTransportFactory
 from consumer.errors import ConfigurationError, TransientError, UnroutableError
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,9 @@ def _reply_text(exc: BaseException) -> str:
 
 async def open_connection(
     url: str, name: str, unavailable: type[TransientError]
-) -> AbstractRobustConnection:
-    """A robust connection named ``name`` (shown in the management UI and ``rabbitmqctl``).
+) -> tuple[AbstractRobustConnection, TappedTransportFactory]:
+    """A robust connection named ``name`` (shown in the management UI and ``rabbitmqctl``),
+    and the transport factory that finds the frame tap of each of its channels.
 
     Raises:
         ConfigurationError: bad URL, credentials or vhost.
@@ -108,7 +109,8 @@ async def open_connection(
     connection = aio_pika.RobustConnection(parsed, client_properties={"connection_name": name})
     # aio-pika passes ``kwargs`` to ``aiormq.connect`` on every (re)connect but filters what its
     # constructor accepts, so the transport factory is set here (see ``rabbitmq_transport``).
-    connection.kwargs["transport_factory"] = CoalescingTransportFactory()
+    transport = TappedTransportFactory()
+    connection.kwargs["transport_factory"] = transport
     try:
         with translated(unavailable, f"connecting to {where}"):
             try:
@@ -126,4 +128,4 @@ async def open_connection(
             await connection.close()
         raise
     log.info("connected to %s as %r", where, name)
-    return connection
+    return connection, transport

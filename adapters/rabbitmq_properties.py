@@ -1,8 +1,8 @@
-"""AMQP ``Basic.Properties`` for published messages, with a fast ``marshal``.
+"""AMQP ``Basic.Properties`` of published messages, encoded in straight-line code.
 
 pamqp marshals properties generically (a ``getattr`` and a type lookup per field, a dispatch per
 header value); with the ~8 ``ce-*`` headers every event carries that was a tenth of the publish
-path. :class:`PublishProperties` writes the same bytes for the fields this bridge sets (content
+path. :func:`encode_properties` writes the same bytes for the fields this bridge sets (content
 type, headers, delivery mode, message id, timestamp, type, app id) in straight-line code: strings
 in place, anything else in a header (ints, say) through pamqp's own encoder, and a table pamqp
 would alter (a key over 128 bytes, which it truncates) through pamqp entirely. The encoding
@@ -32,56 +32,43 @@ _MAX_CACHED_KEYS = 256
 HeaderValue = str | int
 
 
-class PublishProperties(spec.Basic.Properties):
-    """``Basic.Properties`` with only the fields a published event or parked body uses."""
+def encode_properties(
+    *,
+    content_type: str,
+    delivery_mode: int,
+    message_id: str,
+    message_type: str,
+    app_id: str,
+    headers: Mapping[str, HeaderValue],
+    timestamp: datetime | None = None,
+) -> bytes:
+    """Property flags and list of a content header: pamqp's bytes for these fields.
 
-    def __init__(
-        self,
-        *,
-        content_type: str,
-        delivery_mode: int,
-        message_id: str,
-        message_type: str,
-        app_id: str,
-        headers: dict[str, HeaderValue],
-        timestamp: datetime | None = None,
-    ) -> None:
-        super().__init__(
-            content_type=content_type,
-            delivery_mode=delivery_mode,
-            message_id=message_id,
-            message_type=message_type,
-            app_id=app_id,
-            headers=headers,  # type: ignore[arg-type]  # str | int values are valid field values
-            timestamp=timestamp,
-        )
-
-    def marshal(self) -> bytes:
-        """The same bytes as pamqp's ``Basic.Properties.marshal`` for these fields."""
-        flags = 0
-        parts: list[bytes] = []
-        if self.content_type:
-            flags |= _FLAGS["content_type"]
-            parts.append(_short_string(self.content_type))
-        if self.headers is not None:
-            flags |= _FLAGS["headers"]
-            parts.append(_table(self.headers))  # type: ignore[arg-type]  # built from str | int
-        if self.delivery_mode is not None:
-            flags |= _FLAGS["delivery_mode"]
-            parts.append(_OCTET.pack(self.delivery_mode))
-        if self.message_id:
-            flags |= _FLAGS["message_id"]
-            parts.append(_short_string(self.message_id))
-        if self.timestamp is not None:
-            flags |= _FLAGS["timestamp"]
-            parts.append(_timestamp(self.timestamp))
-        if self.message_type:
-            flags |= _FLAGS["message_type"]
-            parts.append(_short_string(self.message_type))
-        if self.app_id:
-            flags |= _FLAGS["app_id"]
-            parts.append(_short_string(self.app_id))
-        return _FLAGS_WORD.pack(flags) + b"".join(parts)
+    Raises:
+        TypeError: a short string (content type, message id, type, app id) over 255 bytes.
+    """
+    flags = 0
+    parts: list[bytes] = []
+    if content_type:
+        flags |= _FLAGS["content_type"]
+        parts.append(_short_string(content_type))
+    flags |= _FLAGS["headers"]
+    parts.append(_table(headers))
+    flags |= _FLAGS["delivery_mode"]
+    parts.append(_OCTET.pack(delivery_mode))
+    if message_id:
+        flags |= _FLAGS["message_id"]
+        parts.append(_short_string(message_id))
+    if timestamp is not None:
+        flags |= _FLAGS["timestamp"]
+        parts.append(_timestamp(timestamp))
+    if message_type:
+        flags |= _FLAGS["message_type"]
+        parts.append(_short_string(message_type))
+    if app_id:
+        flags |= _FLAGS["app_id"]
+        parts.append(_short_string(app_id))
+    return _FLAGS_WORD.pack(flags) + b"".join(parts)
 
 
 def _short_string(value: str) -> bytes:

@@ -8,6 +8,10 @@ the single largest cost of the bridge process. :class:`CoalescingStreamWriter` a
 to a list and hands them to the transport in one piece from a ``call_soon`` callback: the
 bytes and their order are unchanged, they reach the socket at most one loop iteration later.
 
+The factory's reader is a :class:`~adapters.rabbitmq_tap.FrameTap`, which gives the adapters
+the per-message frames without aiormq's per-frame machinery; :meth:`TappedTransportFactory.tap_for`
+finds the tap that carries a given channel.
+
 Plugged in through aiormq's public ``transport_factory`` hook (see ``rabbitmq_connect``).
 """
 
@@ -17,9 +21,12 @@ import asyncio
 import socket
 from typing import Any
 
+import aiormq
 from aiormq import SSLContextProvider, TransportFactory
 from aiormq.exceptions import AMQPConnectionError
 from yarl import URL
+
+from adapters.rabbitmq_tap import FrameTap
 
 # asyncio's default StreamReader limit (aiormq uses asyncio.open_connection's default).
 _READER_LIMIT = 2**16
@@ -73,12 +80,30 @@ class CoalescingStreamWriter(asyncio.StreamWriter):
         super().close()
 
 
-class CoalescingTransportFactory(TransportFactory):
-    """aiormq's TCP/TLS transport, with :class:`CoalescingStreamWriter` as the writer.
+class TappedTransportFactory(TransportFactory):
+    """aiormq's TCP/TLS transport, with a :class:`FrameTap` reader and a coalescing writer.
 
-    Mirrors ``asyncio.open_connection`` (whose docs invite copying it to customize the writer)
-    and aiormq's own TCP/TLS factories, including their error translation.
+    Mirrors ``asyncio.open_connection`` (whose docs invite copying it to customize the reader
+    and writer) and aiormq's own TCP/TLS factories, including their error translation. One
+    factory serves one robust connection: aio-pika calls :meth:`create` on every reconnect.
     """
+
+    def __init__(self) -> None:
+        self._taps: list[FrameTap] = []
+
+    def tap_for(self, channel: aiormq.abc.AbstractChannel) -> FrameTap | None:
+        """The tap of the live connection ``channel`` is open on; None while there is none.
+
+        aiormq does not tell which transport a channel uses, so this asks the taps: the
+        channel is on the one link that is up and saw the Channel.OpenOk of its number.
+        (aio-pika opens a new link only after the old one is gone, so at most one matches;
+        if ever two did, None makes the caller wait instead of writing to the wrong link.)
+        """
+        if channel.is_closed:
+            return None
+        self._taps = [tap for tap in self._taps if not tap.lost]
+        matches = [tap for tap in self._taps if tap.is_open(channel.number)]
+        return matches[0] if len(matches) == 1 else None
 
     async def create(
         self, url: URL, **kwargs: Any
@@ -90,7 +115,7 @@ class CoalescingTransportFactory(TransportFactory):
             raise AMQPConnectionError(f"no host in the {url.scheme} URL")
         port = url.port or (_AMQPS_PORT if tls else _AMQP_PORT)  # aiormq fills it in already
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=_READER_LIMIT, loop=loop)
+        reader = FrameTap(limit=_READER_LIMIT, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
         try:
             transport, _ = await loop.create_connection(
@@ -103,4 +128,7 @@ class CoalescingTransportFactory(TransportFactory):
             # asyncio already sets this for TCP; explicit, because coalescing relies on it to
             # keep latency low (no Nagle delay behind a partly acknowledged segment).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return reader, CoalescingStreamWriter(transport, protocol, reader, loop)
+        writer = CoalescingStreamWriter(transport, protocol, reader, loop)
+        reader.writer = writer
+        self._taps.append(reader)
+        return reader, writer
