@@ -91,9 +91,11 @@ class AckBatcher:
         if not self.open:
             self._drop("its channel is gone, the broker redelivers them")
             return
-        frames = self._batch()
+        frames = self._batch()  # counts these tags as settled: they must go out or never again
         if not self._tap.write(b"".join(frames)):
-            self._drop("the connection is gone, the broker redelivers them")
+            # The link is closing (it never reopens): the broker requeues every unacked
+            # delivery of the channel, and this batcher must not send anything after it.
+            self.close()
             return
         self.frames_sent += len(frames)
 

@@ -125,7 +125,8 @@ class ConfirmChannel(ChannelListener):
             pending.popleft()  # answered out of order earlier, or its waiter was cancelled
 
     def on_return(self, reply_code: int, reply_text: str, header: bytes, body: bytes) -> None:
-        message_id = wire.properties(header).message_id
+        # pamqp decodes an absent message id as None; an empty one is sent as absent.
+        message_id = wire.properties(header).message_id or ""
         for publish in self._pending:
             if publish.message_id == message_id and publish.returned is None:
                 publish.returned = f"{reply_code} {reply_text}"

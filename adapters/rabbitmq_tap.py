@@ -122,11 +122,9 @@ class FrameTap(asyncio.StreamReader):
     # -- the transport's side (asyncio.StreamReaderProtocol calls these) -------------------
 
     def feed_data(self, data: bytes) -> None:  # type: ignore[override]  # typeshed: Buffer
-        if not self._listeners:
-            # Nothing attached (start-up, or a connection of ours with no hot traffic): keep
-            # track of channel opens only, which needs whole frames, then hand over as is.
-            self._scan(data)
-            return
+        # ``_pending`` always holds bytes not handed to aiormq yet: the start of a frame whose
+        # rest has not arrived. Partial frames are held back whether or not a listener is
+        # attached, so attaching or detaching between two reads never splits a frame.
         data = self._pending + data if self._pending else data
         passed: list[bytes] = []
         kept = False
@@ -140,8 +138,7 @@ class FrameTap(asyncio.StreamReader):
             if data[stop] != wire.FRAME_END_BYTE:
                 self._protocol_error("frame end octet missing")
                 return
-            payload = data[offset + wire.FRAME_HEADER_SIZE:stop]
-            if self._take(frame_type, channel, payload):
+            if self._take(frame_type, channel, data[offset + wire.FRAME_HEADER_SIZE:stop]):
                 kept = True
             else:
                 passed.append(data[offset:stop + 1])
@@ -150,7 +147,7 @@ class FrameTap(asyncio.StreamReader):
         now = self._event_loop.time()
         if passed:
             self._last_passed = now
-            super().feed_data(b"".join(passed))
+            super().feed_data(passed[0] if len(passed) == 1 else b"".join(passed))
         elif kept and now - self._last_passed >= HEARTBEAT_PASS_INTERVAL_S:
             self._last_passed = now
             super().feed_data(wire.HEARTBEAT_FRAME)
@@ -164,23 +161,6 @@ class FrameTap(asyncio.StreamReader):
         super().set_exception(exc)
 
     # -- internals -------------------------------------------------------------------------
-
-    def _scan(self, data: bytes) -> None:
-        """Pass ``data`` through, noting channel opens/closes (no listener is attached)."""
-        buffered = self._pending + data if self._pending else data
-        end, offset = len(buffered), 0
-        while end - offset >= wire.FRAME_HEADER_SIZE:
-            frame_type, channel, size = wire.frame_header(buffered, offset)
-            stop = offset + wire.FRAME_HEADER_SIZE + size
-            if stop >= end:
-                break
-            if frame_type == wire.FRAME_METHOD:
-                payload = buffered[offset + wire.FRAME_HEADER_SIZE:stop]
-                self._watch(channel, wire.method_id(payload), payload)
-            offset = stop + 1
-        self._pending = buffered[offset:]
-        self._last_passed = self._event_loop.time()
-        super().feed_data(data)
 
     def _take(self, frame_type: int, channel: int, payload: bytes) -> bool:
         """Handle one frame; True if it was kept (not for aiormq)."""
