@@ -30,6 +30,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from adapters.rabbitmq import RabbitSink, RabbitSinkOptions, RabbitSource, RabbitSourceOptions
 from consumer.ports import Delivery, Destination, OutboundMessage
 from consumer.relay import RelayOptions, run_relay
+from consumer.run_command import freeze_startup_heap
 
 
 async def _wait_for_signal() -> None:
@@ -125,6 +126,7 @@ async def _connect_ours(args: argparse.Namespace) -> tuple[RabbitSource, RabbitS
 
 async def run_ours(args: argparse.Namespace) -> None:
     source, sink = await _connect_ours(args)
+    freeze_startup_heap()  # as ``media-bridge run`` does once connected
     stop = anyio.Event()
 
     async def stop_on_signal() -> None:

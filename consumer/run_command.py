@@ -7,6 +7,7 @@ traceback, and never with a password in it.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -84,7 +85,20 @@ async def _serve(
         with anyio.CancelScope(shield=True):
             await sink.aclose()
         raise
+    freeze_startup_heap()
     await run_service(source, sink, settings, registry=registry)
+
+
+def freeze_startup_heap() -> None:
+    """Keep what start-up built (modules, models, connections) out of every later GC pass.
+
+    A full collection walks every tracked object: with the imported libraries that is tens of
+    thousands of objects and ~15 ms, which the relay paid as latency whenever the collector
+    reached its oldest generation (it showed as p99 outliers). Frozen objects are never
+    scanned; what the relay allocates per message is still collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _fail(stderr: TextIO, exc: BridgeError) -> int:
