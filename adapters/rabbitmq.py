@@ -1,8 +1,13 @@
 """The RabbitMQ adapters: ``RabbitSource`` (stand-in source queue) and ``RabbitSink`` (events).
 
 Split by job: ``rabbitmq_connect`` (connection, URL masking, error translation),
-``rabbitmq_topology`` (declarations), ``rabbitmq_source`` + ``rabbitmq_delivery`` (consuming,
-settling) and ``rabbitmq_sink`` (publishing with confirms).
+``rabbitmq_topology`` (declarations), ``rabbitmq_source`` + ``rabbitmq_delivery`` +
+``rabbitmq_acks`` (consuming, settling) and ``rabbitmq_sink`` + ``rabbitmq_properties`` +
+``rabbitmq_confirms`` (publishing with confirms).
+
+aio-pika owns each connection (handshake, heartbeats, declarations, reconnect); the
+per-message frames travel through ``rabbitmq_transport`` + ``rabbitmq_tap`` (a frame tap on the
+connection's reader) and ``amqp_wire`` (their encoding), past aiormq's per-frame machinery.
 """
 
 from adapters.rabbitmq_connect import mask_url
