@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 from pamqp import commands, frame
 
 from adapters.rabbitmq_acks import AckBatcher
 from adapters.rabbitmq_tap import FrameTap
+from tests.tap_support import RecordingWriter, tap_with_writer
 
 CHANNEL = 2
 
@@ -16,48 +16,29 @@ CHANNEL = 2
 Sent = tuple[str, int, bool, bool]
 
 
-class FakeTransport:
-    def __init__(self) -> None:
-        self.closing = False
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-
-class FakeWriter:
-    def __init__(self) -> None:
-        self.transport = FakeTransport()
-        self.writes: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    def sent(self) -> list[Sent]:
-        """Every frame written so far, decoded by pamqp (and forgotten)."""
-        frames: list[Sent] = []
-        for data in self.writes:
-            while data:
-                consumed, channel, value = frame.unmarshal(data)
-                assert channel == CHANNEL
-                if isinstance(value, commands.Basic.Ack):
-                    frames.append(("ack", value.delivery_tag, value.multiple, False))
-                else:
-                    assert isinstance(value, commands.Basic.Nack)
-                    frames.append(("nack", value.delivery_tag, value.multiple, value.requeue))
-                data = data[consumed:]
-        self.writes.clear()
-        return frames
+def sent(writer: RecordingWriter) -> list[Sent]:
+    """Every frame written so far, decoded by pamqp (and forgotten)."""
+    frames: list[Sent] = []
+    for data in writer.writes:
+        while data:
+            consumed, channel, value = frame.unmarshal(data)
+            assert channel == CHANNEL
+            if isinstance(value, commands.Basic.Ack):
+                frames.append(("ack", value.delivery_tag, value.multiple, False))
+            else:
+                assert isinstance(value, commands.Basic.Nack)
+                frames.append(("nack", value.delivery_tag, value.multiple, value.requeue))
+            data = data[consumed:]
+    writer.writes.clear()
+    return frames
 
 
 def open_channel(tap: FrameTap) -> None:
     tap.feed_data(frame.marshal(commands.Channel.OpenOk(), CHANNEL))
 
 
-def setup(delivered: int = 0) -> tuple[AckBatcher, FrameTap, FakeWriter]:
-    tap = FrameTap(limit=2**16, loop=asyncio.get_running_loop())
-    writer = FakeWriter()
-    tap.writer = cast(asyncio.StreamWriter, writer)
-    open_channel(tap)
+def setup(delivered: int = 0) -> tuple[AckBatcher, FrameTap, RecordingWriter]:
+    tap, writer = tap_with_writer(CHANNEL)
     batcher = AckBatcher(tap, CHANNEL)
     for tag in range(1, delivered + 1):
         batcher.delivered(tag)
@@ -79,7 +60,7 @@ async def test_consecutive_acks_coalesce_into_one_multiple_ack() -> None:
     assert writer.writes == []  # not before the next loop iteration
     await asyncio.sleep(0)
     assert len(writer.writes) == 1
-    assert writer.sent() == [ack(5, multiple=True)]
+    assert sent(writer) == [ack(5, multiple=True)]
     assert batcher.frames_sent == 1
 
 
@@ -88,17 +69,17 @@ async def test_ack_behind_an_unsettled_tag_is_sent_alone() -> None:
     batcher.ack(2)
     batcher.ack(3)
     await asyncio.sleep(0)
-    assert writer.sent() == [ack(2), ack(3)]
+    assert sent(writer) == [ack(2), ack(3)]
     batcher.ack(1)
     await asyncio.sleep(0)
-    assert [(kind, tag) for kind, tag, *_ in writer.sent()] == [("ack", 1)]
+    assert [(kind, tag) for kind, tag, *_ in sent(writer)] == [("ack", 1)]
     batcher.delivered(5)
     batcher.ack(5)
     await asyncio.sleep(0)
-    assert writer.sent() == [ack(5)]  # 4 is still unsettled: no multiple over it
+    assert sent(writer) == [ack(5)]  # 4 is still unsettled: no multiple over it
     batcher.ack(4)
     await asyncio.sleep(0)
-    assert writer.sent() == [ack(4, multiple=True)]
+    assert sent(writer) == [ack(4, multiple=True)]
 
 
 async def test_run_stops_at_the_first_unsettled_tag() -> None:
@@ -106,11 +87,11 @@ async def test_run_stops_at_the_first_unsettled_tag() -> None:
     for tag in (1, 2, 4, 5):
         batcher.ack(tag)
     await asyncio.sleep(0)
-    assert writer.sent() == [ack(2, multiple=True), ack(4), ack(5)]
+    assert sent(writer) == [ack(2, multiple=True), ack(4), ack(5)]
     batcher.ack(3)
     batcher.ack(6)
     await asyncio.sleep(0)
-    assert writer.sent() == [ack(6, multiple=True)]
+    assert sent(writer) == [ack(6, multiple=True)]
 
 
 async def test_nacks_go_first_one_per_frame_with_requeue() -> None:
@@ -121,18 +102,18 @@ async def test_nacks_go_first_one_per_frame_with_requeue() -> None:
     batcher.ack(4)
     await asyncio.sleep(0)
     assert len(writer.writes) == 1  # one write: the order on the wire is the order here
-    assert writer.sent() == [nack(3), nack(2), ack(4, multiple=True)]
+    assert sent(writer) == [nack(3), nack(2), ack(4, multiple=True)]
 
 
 async def test_nacked_tag_from_an_earlier_batch_does_not_block_the_run() -> None:
     batcher, _, writer = setup(delivered=3)
     batcher.nack(1)
     await asyncio.sleep(0)
-    assert writer.sent() == [nack(1)]
+    assert sent(writer) == [nack(1)]
     batcher.ack(2)
     batcher.ack(3)
     await asyncio.sleep(0)
-    assert writer.sent() == [ack(3, multiple=True)]
+    assert sent(writer) == [ack(3, multiple=True)]
 
 
 async def test_gap_in_delivery_tags_switches_to_plain_acks_for_good() -> None:
@@ -141,13 +122,13 @@ async def test_gap_in_delivery_tags_switches_to_plain_acks_for_good() -> None:
     for tag in (1, 2, 5):
         batcher.ack(tag)
     await asyncio.sleep(0)
-    assert writer.sent() == [ack(1), ack(2), ack(5)]
+    assert sent(writer) == [ack(1), ack(2), ack(5)]
     batcher.delivered(6)
     batcher.delivered(7)
     batcher.ack(6)
     batcher.ack(7)
     await asyncio.sleep(0)
-    assert writer.sent() == [ack(6), ack(7)]
+    assert sent(writer) == [ack(6), ack(7)]
 
 
 async def test_flush_writes_at_once() -> None:
@@ -155,7 +136,7 @@ async def test_flush_writes_at_once() -> None:
     batcher.ack(1)
     batcher.ack(2)
     batcher.flush()
-    assert writer.sent() == [ack(2, multiple=True)]
+    assert sent(writer) == [ack(2, multiple=True)]
     await asyncio.sleep(0)
     assert writer.writes == []  # the scheduled flush finds nothing left
 

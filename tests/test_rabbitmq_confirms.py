@@ -13,8 +13,8 @@ from pamqp.base import Frame
 from adapters import amqp_wire as wire
 from adapters.rabbitmq_confirms import ConfirmChannel
 from adapters.rabbitmq_properties import encode_properties
-from adapters.rabbitmq_tap import FrameTap
 from consumer.errors import SinkUnavailableError, UnroutableError
+from tests.tap_support import tap_with_writer
 
 CHANNEL = 3
 EXCHANGE = "media.events"
@@ -29,26 +29,9 @@ class FakeChannel:
         self.max_content_size = 64
 
 
-class FakeTransport:
-    def is_closing(self) -> bool:
-        return False
-
-
-class FakeWriter:
-    def __init__(self) -> None:
-        self.transport = FakeTransport()
-        self.writes: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-
 class Harness:
     def __init__(self, timeout_s: float = 5.0) -> None:
-        self.tap = FrameTap(limit=2**16, loop=asyncio.get_running_loop())
-        self.writer = FakeWriter()
-        self.tap.writer = cast(asyncio.StreamWriter, self.writer)
-        self.tap.feed_data(frame.marshal(commands.Channel.OpenOk(), CHANNEL))
+        self.tap, self.writer = tap_with_writer(CHANNEL)
         self.channel = FakeChannel()
         self.confirms = ConfirmChannel(
             self.tap, cast(aiormq.abc.AbstractChannel, self.channel), timeout_s

@@ -12,6 +12,7 @@ from pamqp.base import Frame
 
 from adapters import amqp_wire as wire
 from adapters.rabbitmq_tap import HEARTBEAT_PASS_INTERVAL_S, ChannelListener, FrameTap
+from tests.tap_support import RecordingWriter, new_tap
 
 CTAG = "ctag-ours"
 
@@ -37,27 +38,6 @@ class Recorder(ChannelListener):
 
     def on_closed(self, reason: str) -> None:
         self.closed.append(reason)
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.closing = False
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-
-class FakeWriter:
-    def __init__(self) -> None:
-        self.transport = FakeTransport()
-        self.writes: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-
-def new_tap() -> FrameTap:
-    return FrameTap(limit=2**16, loop=asyncio.get_running_loop())
 
 
 def attached(channel: int = 1) -> tuple[FrameTap, Recorder]:
@@ -247,7 +227,7 @@ async def test_lost_link_closes_every_listener_and_stops_writes(how: str) -> Non
     tap, one = attached(1)
     two = Recorder()
     tap.attach(2, two)
-    tap.writer = cast(asyncio.StreamWriter, FakeWriter())
+    tap.writer = cast(asyncio.StreamWriter, RecordingWriter())
     tap.feed_data(OPEN_OK + m(commands.Channel.OpenOk(), 2))
     assert tap.write(b"x")
     if how == "eof":
@@ -299,7 +279,7 @@ async def test_frame_without_end_octet_loses_the_link_and_fails_the_reader() -> 
 async def test_write_sends_through_the_writer_unless_lost_or_closing() -> None:
     tap = new_tap()
     assert not tap.write(b"early")  # no writer yet
-    writer = FakeWriter()
+    writer = RecordingWriter()
     tap.writer = cast(asyncio.StreamWriter, writer)
     assert tap.write(b"one")
     writer.transport.closing = True
