@@ -42,6 +42,8 @@ CONNECTION_BLOCKED: Final = (10, 60)
 CONNECTION_UNBLOCKED: Final = (10, 61)
 
 HEARTBEAT_FRAME: Final = b"\x08\x00\x00\x00\x00\x00\x00\xce"
+# What a broker sends instead of frames when it refuses the protocol version we asked for.
+PROTOCOL_HEADER_PREFIX: Final = b"AMQP"
 
 _FRAME_HEADER = struct.Struct(">BHI")
 _METHOD_ID = struct.Struct(">HH")

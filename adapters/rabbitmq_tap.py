@@ -125,6 +125,11 @@ class FrameTap(asyncio.StreamReader):
         # ``_pending`` always holds bytes not handed to aiormq yet: the start of a frame whose
         # rest has not arrived. Partial frames are held back whether or not a listener is
         # attached, so attaching or detaching between two reads never splits a frame.
+        if data.startswith(wire.PROTOCOL_HEADER_PREFIX) and not self._pending:
+            # Not a frame: a broker refusing our protocol version answers with its own protocol
+            # header. aiormq reports that clearly; it must see the bytes as they came.
+            super().feed_data(data)
+            return
         data = self._pending + data if self._pending else data
         passed: list[bytes] = []
         kept = False

@@ -331,3 +331,11 @@ async def test_frame_split_right_after_the_broker_closed_the_last_attached_chann
     tap.feed_data(data[len(close) + 3 :])
     assert await passed_through(tap) == data
     assert listener.closed
+
+
+async def test_protocol_header_from_a_broker_refusing_our_version_reaches_aiormq() -> None:
+    """Not a frame: aiormq must see it as sent to report the version mismatch."""
+    tap = new_tap()
+    refusal = b"AMQP\x00\x00\x09\x01"
+    tap.feed_data(refusal)
+    assert await passed_through(tap) == refusal
