@@ -91,3 +91,29 @@ async def test_published_event_carries_cloudevents_attributes_as_properties() ->
     assert properties.timestamp is not None
     assert int(properties.timestamp.timestamp()) == 1714550400
     assert (properties.headers or {})["ce-id"] == "evt-1"
+
+
+async def test_busy_link_is_not_taken_for_dead_by_aiormqs_heartbeat_watchdog() -> None:
+    """RabbitMQ sends no heartbeat while it sends deliveries, and the frame tap keeps every
+    delivery from aiormq, whose watchdog drops a link that shows no frame for three heartbeat
+    intervals: over 8 s of steady deliveries at heartbeat=1 the link must stay up (a reconnect
+    would redeliver the message in flight)."""
+    queue = unique("heartbeat")
+    counts: list[int] = []
+    async with admin_channel() as admin:
+        await admin.queue_declare(queue, durable=True)
+        await put(admin, queue, [str(n).encode() for n in range(400)])
+        options = RabbitSourceOptions(f"{AMQP_URL}?heartbeat=1", queue=queue, prefetch=1)
+        source = await RabbitSource.connect(options)
+        try:
+            with anyio.move_on_after(8):
+                while True:
+                    delivery = await source.receive()
+                    counts.append(delivery.info.delivery_count)
+                    await anyio.sleep(0.04)  # one delivery on the wire at a time, steadily
+                    await delivery.ack()
+        finally:
+            await source.aclose()
+            await delete_all(admin, [queue], [])
+    assert len(counts) > 100
+    assert set(counts) == {1}, "the link was dropped and the message in flight came again"
