@@ -24,7 +24,6 @@ from pamqp.header import ContentHeader
 FRAME_METHOD: Final = 1
 FRAME_HEADER: Final = 2
 FRAME_BODY: Final = 3
-FRAME_HEARTBEAT: Final = 8
 FRAME_END: Final = b"\xce"
 FRAME_END_BYTE: Final = 0xCE
 FRAME_HEADER_SIZE: Final = 7  # type, channel, size

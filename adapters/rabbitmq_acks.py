@@ -51,7 +51,7 @@ class AckBatcher:
         self._multiple = True
         self._scheduled = False
         self._closed = False
-        self.frames_sent = 0  # for tests and the benchmark: frames actually sent
+        self.frames_sent = 0  # frames actually written (tests check the coalescing with it)
 
     @property
     def open(self) -> bool:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # Quorum and stream queues count earlier deliveries in this header; classic queues only set
 # the ``redelivered`` flag.
 DELIVERY_COUNT_HEADER = "x-delivery-count"
+_DELIVERY_COUNT_KEY = DELIVERY_COUNT_HEADER.encode()  # looked for in the raw header bytes
 
 
 class RabbitDelivery:
@@ -103,7 +104,7 @@ class RabbitDelivery:
 def delivery_count(redelivered: bool, header: bytes) -> int:
     """1 on first delivery; from ``x-delivery-count`` when the queue keeps one, else 2 if redelivered."""
     floor = 2 if redelivered else 1
-    if not redelivered and b"x-delivery-count" not in header:
+    if not redelivered and _DELIVERY_COUNT_KEY not in header:
         return floor  # the common case, without decoding the properties
     headers = wire.properties(header).headers or {}
     counted = headers.get(DELIVERY_COUNT_HEADER)

@@ -59,6 +59,7 @@ class RabbitSink:
         transport: TappedTransportFactory,
         channel: AbstractRobustChannel,
         topology: SinkTopology,
+        exchanges: Mapping[Destination, bytes],
         options: RabbitSinkOptions,
     ) -> None:
         self._connection = connection
@@ -66,14 +67,7 @@ class RabbitSink:
         self._channel = channel
         self._topology = topology  # strong refs: aio-pika re-declares only what is alive
         self._timeout = options.confirm_timeout_s
-        self._exchanges: Mapping[Destination, str] = {
-            Destination.EVENTS: options.events_exchange,
-            Destination.PARKING: options.parking_exchange,
-        }
-        # Encoded once: every publish carries the exchange name as an AMQP short string.
-        self._exchange_names: Mapping[Destination, bytes] = {
-            destination: wire.short_string(name) for destination, name in self._exchanges.items()
-        }
+        self._exchanges = exchanges  # encoded once: every publish carries the name as is
         self._confirms: ConfirmChannel | None = None
         self._closed = False
 
@@ -87,9 +81,7 @@ class RabbitSink:
         """
         if options.confirm_timeout_s <= 0:
             raise ConfigurationError("confirm_timeout_s must be greater than 0")
-        for name in (options.events_exchange, options.parking_exchange):
-            if len(name.encode()) > 255:
-                raise ConfigurationError(f"exchange name over 255 bytes: {name[:40]}...")
+        exchanges = _encoded_exchanges(options)
         connection, transport = await open_connection(
             options.url, "media-bridge sink", SinkUnavailableError
         )
@@ -103,7 +95,7 @@ class RabbitSink:
             with anyio.CancelScope(shield=True):
                 await connection.close()
             raise
-        return cls(connection, transport, channel, topology, options)
+        return cls(connection, transport, channel, topology, exchanges, options)
 
     @property
     def connected(self) -> bool:
@@ -122,7 +114,7 @@ class RabbitSink:
         except TypeError as exc:  # a property over AMQP's 255-byte short-string limit
             raise UnroutableError(f"the message can't be sent: {exc}") from None
         await confirms.publish(
-            self._exchange_names[message.destination],
+            self._exchanges[message.destination],
             message.routing_key,
             properties,
             message.body,
@@ -153,6 +145,18 @@ class RabbitSink:
             self._confirms.close("the sink is closed")
         with anyio.CancelScope(shield=True):
             await self._connection.close()
+
+
+def _encoded_exchanges(options: RabbitSinkOptions) -> Mapping[Destination, bytes]:
+    """Each destination's exchange name as an AMQP short string, checked before connecting."""
+    names = {
+        Destination.EVENTS: options.events_exchange,
+        Destination.PARKING: options.parking_exchange,
+    }
+    try:
+        return {destination: wire.short_string(name) for destination, name in names.items()}
+    except ValueError:
+        raise ConfigurationError("an exchange name is over AMQP's 255 bytes") from None
 
 
 def _properties(message: OutboundMessage) -> bytes:
