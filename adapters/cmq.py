@@ -29,13 +29,13 @@ from adapters.cmq_client import (
     CmqApiError,
     CmqClient,
     CmqTransportError,
-    backoff_delay,
     is_transient,
 )
 from adapters.cmq_deleter import BatchDeleter
 from adapters.cmq_delivery import CmqDelivery, well_formed
 from adapters.cmq_options import CmqSourceOptions
 from adapters.cmq_stats import CmqStats
+from adapters.retry_backoff import backoff_delay
 from consumer.errors import BridgeError, ConfigurationError, SourceUnavailableError
 
 __all__ = ["CmqDelivery", "CmqSource", "CmqSourceOptions", "CmqStats"]

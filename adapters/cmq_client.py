@@ -8,7 +8,6 @@ request body is never put into an error or a log line.
 
 from __future__ import annotations
 
-import random
 from typing import Any
 from urllib.parse import urlencode
 
@@ -69,12 +68,6 @@ class CmqTransportError(Exception):
 def is_transient(exc: Exception) -> bool:
     """Whether a failed call is worth retrying."""
     return isinstance(exc, CmqApiError | CmqTransportError) and exc.transient
-
-
-def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
-    """Exponential backoff with jitter (half fixed, half random) for retry number ``attempt``."""
-    ceiling = min(maximum, initial * 2.0 ** max(0, attempt - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 class CmqClient:

@@ -28,11 +28,11 @@ from adapters.cmq_client import (
     CmqApiError,
     CmqClient,
     CmqTransportError,
-    backoff_delay,
     is_transient,
 )
 from adapters.cmq_options import MAX_BATCH, CmqSourceOptions
 from adapters.cmq_stats import CmqStats
+from adapters.retry_backoff import backoff_delay
 from consumer.errors import SourceUnavailableError
 
 log = logging.getLogger("adapters.cmq")

@@ -9,7 +9,10 @@
   settles on a delivery whose source was closed (its lease is gone, like a stale AMQP tag);
 * ``aclose`` gives every unsettled lease back (redelivered to the next consumer) and is
   idempotent;
-* a *finite* queue raises ``EndOfSource`` once nothing is ready and nothing is leased.
+* a *finite* queue raises ``EndOfSource`` once nothing is ready and nothing is leased;
+* with ``lease_s`` a lease also ends on its own, as CMQ's visibility timeout and VOD's confirm
+  window do: each delivery's ``info.deadline`` is its end, and an ack after it is void (counted
+  in ``MemoryQueue.late_acks``; the message is redelivered).
 
 ``MemorySink`` records confirmed messages in order, and its constructor options make it fail
 the next N publishes, hold publishes until ``release()``, return given routing keys as
@@ -26,7 +29,7 @@ import itertools
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import anyio
 from anyio.lowlevel import checkpoint
@@ -73,6 +76,7 @@ class MemoryQueue:
         self.finite = finite
         self.acked: list[str] = []
         self.nacked: list[str] = []
+        self.late_acks = 0  # acks that came after their lease's deadline (lease_s sources)
         self._ids = (f"m{n}" for n in itertools.count(1))
         self._ready: deque[_Message] = deque()
         self._leased: dict[str, _Message] = {}
@@ -121,11 +125,14 @@ class MemoryDelivery:
         self._source = source
         self.message_id = message.id
         self._body = message.body
+        now = datetime.now(UTC)
+        lease = source.lease_s
         self._info = DeliveryInfo(
             source=f"memory:{source.queue.name}",
             delivery_id=f"{message.id}#{message.delivery_count}",
             delivery_count=message.delivery_count,
-            received_at=datetime.now(UTC),
+            received_at=now,
+            deadline=None if lease is None else now + timedelta(seconds=lease),
         )
         self.settled = False
 
@@ -151,7 +158,8 @@ class MemorySource:
 
     ``fail_receives`` / ``fail_acks``: the next N receives / acks raise
     ``SourceUnavailableError``; a failed ack loses the lease, so the message is redelivered
-    (as when a channel dies before the ack reaches RabbitMQ).
+    (as when a channel dies before the ack reaches RabbitMQ). ``lease_s``: see the module
+    docstring.
     """
 
     def __init__(
@@ -163,6 +171,7 @@ class MemorySource:
         fail_receives: int = 0,
         fail_acks: int = 0,
         journal: Journal | None = None,
+        lease_s: float | None = None,
     ) -> None:
         if queue is None:
             queue = MemoryQueue(bodies, finite=finite)
@@ -171,6 +180,7 @@ class MemorySource:
         self.queue = queue
         self.fail_receives = fail_receives
         self.fail_acks = fail_acks
+        self.lease_s = lease_s
         self._journal = journal
         self._leases: dict[str, MemoryDelivery] = {}
         self._closed = False
@@ -214,6 +224,11 @@ class MemorySource:
             self.fail_acks -= 1
             self._drop(delivery, requeue=True)
             raise SourceUnavailableError(f"memory source: ack of {delivery.message_id} was lost")
+        deadline = delivery.info.deadline
+        if ack and deadline is not None and datetime.now(UTC) >= deadline:
+            self.queue.late_acks += 1  # the lease ended: the ack is void, the message comes back
+            self._drop(delivery, requeue=True)
+            return
         (self.queue.acked if ack else self.queue.nacked).append(delivery.message_id)
         if self._journal is not None:
             self._journal.append(("ack" if ack else "nack", delivery.message_id))

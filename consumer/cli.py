@@ -49,10 +49,12 @@ if TYPE_CHECKING:  # argparse's action class is only subscriptable for the type 
     from prometheus_client import CollectorRegistry
 
     from adapters.cmq import CmqSource
+    from adapters.vod import VodSource
     from consumer.metrics import SourceCounter
     from consumer.ports import Sink, Source
     from consumer.run_command import OpenSource
     from consumer.settings import CmqSourceSettings, SinkSettings, SourceSettings
+    from consumer.settings_source import VodSourceSettings
 
 
 def _add_normalize(subparsers: Subcommands) -> None:
@@ -75,13 +77,13 @@ def _add_normalize(subparsers: Subcommands) -> None:
     )
     parser.add_argument(
         "--max-body-bytes",
-        type=int,
+        type=_positive_int,
         default=DEFAULT_MAX_BODY_BYTES,
         help=f"reject bodies larger than this (default {DEFAULT_MAX_BODY_BYTES})",
     )
     parser.add_argument(
         "--max-depth",
-        type=int,
+        type=_positive_int,
         default=DEFAULT_MAX_DEPTH,
         help=f"reject JSON nested deeper than this (default {DEFAULT_MAX_DEPTH})",
     )
@@ -91,6 +93,17 @@ def _add_normalize(subparsers: Subcommands) -> None:
         help="print {event, event_handle} objects instead of bare events",
     )
     parser.set_defaults(handler=_run_normalize)
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (a limit of 0 or less would reject all)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _run_normalize(args: argparse.Namespace) -> int:
@@ -150,12 +163,16 @@ def source_opener(registry: CollectorRegistry) -> OpenSource:
     """The source factory for ``run``: one case per source kind (``settings.kind``)."""
 
     async def open_source(settings: SourceSettings, prefetch: int) -> Source:
+        from consumer.metrics import register_source_counters
+
         if settings.kind == "cmq":
             source = await _open_cmq(settings)
-            from consumer.metrics import register_source_counters
-
             register_source_counters(registry, "cmq", lambda: _cmq_counters(source))
             return source
+        if settings.kind == "vod":
+            vod = await _open_vod(settings)
+            register_source_counters(registry, "vod", lambda: _vod_counters(vod))
+            return vod
         from adapters.rabbitmq import RabbitSource, RabbitSourceOptions
 
         options = RabbitSourceOptions(
@@ -187,6 +204,53 @@ async def _open_cmq(settings: CmqSourceSettings) -> CmqSource:
         delete_coalesce_window=settings.delete_coalesce_window_s,
     )
     return await CmqSource.connect(options)
+
+
+async def _open_vod(settings: VodSourceSettings) -> VodSource:
+    from adapters.vod import VodSource, VodSourceOptions
+
+    token = settings.token.get_secret_value() if settings.token is not None else None
+    options = VodSourceOptions(
+        endpoint=settings.endpoint,
+        secret_id=settings.secret_id,
+        secret_key=settings.secret_key.get_secret_value(),
+        token=token,
+        sub_app_ids=tuple(settings.sub_app_ids),
+        requests_per_second=settings.requests_per_second,
+        concurrent_pulls=settings.concurrent_pulls,
+        http_timeout=settings.http_timeout_s,
+        confirm_window=settings.confirm_window_s,
+        retry_initial_backoff=settings.retry_initial_backoff_s,
+        retry_max_backoff=max(settings.retry_max_backoff_s, settings.retry_initial_backoff_s),
+        receive_retry_attempts=settings.receive_retry_attempts,
+        confirm_coalesce_window=settings.confirm_coalesce_window_s,
+    )
+    return await VodSource.connect(options)
+
+
+# What each VodStats counter means, for the /metrics HELP lines (one series per sub-app).
+_VOD_COUNTERS = {
+    "pulls": "VOD PullEvents calls answered",
+    "empty_pulls": "VOD PullEvents answered with no event",
+    "events_pulled": "VOD events received from PullEvents",
+    "confirmed": "VOD event handles confirmed by ConfirmEvents",
+    "late_confirms": "VOD acks not sent: the confirm window had passed (the event comes again)",
+    "expired_handles": "VOD confirms answered InvalidParameterValue: the handle was dead",
+    "expired_in_buffer": "VOD events whose window ran out before the relay took them",
+    "retries": "VOD PullEvents/ConfirmEvents calls retried (InternalError, 5xx, network)",
+    "throttles": "VOD RequestLimitExceeded replies, either action",
+    "confirm_failures": "VOD acks that gave up (the event comes again)",
+}
+
+
+def _vod_counters(source: VodSource) -> list[SourceCounter]:
+    from consumer.metrics import SourceCounter
+
+    return [
+        SourceCounter(name, text, getattr(stats, name), (("sub_app_id", str(app)),))
+        for name, text in _VOD_COUNTERS.items()
+        for app, stats in source.stats.items()
+    ]
 
 
 # What each CmqStats counter means, for the /metrics HELP lines.

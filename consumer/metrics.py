@@ -86,11 +86,16 @@ class Metrics:
 
 @dataclass(frozen=True, slots=True)
 class SourceCounter:
-    """One monotonic counter an adapter keeps (``name`` without prefix or ``_total``)."""
+    """One monotonic counter an adapter keeps (``name`` without prefix or ``_total``).
+
+    ``labels`` tell apart the series of one name, e.g. ``(("sub_app_id", "1500000001"),)`` for
+    each VOD sub-app; every counter of one name must use the same label names.
+    """
 
     name: str
     help: str
     value: float
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 class SourceCountersCollector(Collector):
@@ -101,8 +106,17 @@ class SourceCountersCollector(Collector):
         self._read = read
 
     def collect(self) -> Iterator[Metric]:
+        families: dict[str, CounterMetricFamily] = {}
         for counter in self._read():
-            yield CounterMetricFamily(f"{self._prefix}_{counter.name}", counter.help, counter.value)
+            family = families.get(counter.name)
+            if family is None:
+                family = families[counter.name] = CounterMetricFamily(
+                    f"{self._prefix}_{counter.name}",
+                    counter.help,
+                    labels=[name for name, _ in counter.labels],
+                )
+            family.add_metric([value for _, value in counter.labels], counter.value)
+        yield from families.values()
 
     def describe(self) -> Iterator[Metric]:
         # Registering must not call read(): the adapter may not exist yet.

@@ -8,6 +8,11 @@ message made from the body (the events, or the parked body). Nothing else acks.
   (a bug of ours) is parked the same way with the reason ``internal_error``;
 * transient (``SinkUnavailableError``, confirm timeout): close the sink gate, wait the back-off,
   nack (RabbitMQ requeues; CMQ/VOD let the lease lapse); never ack;
+* too close to the source's deadline (``DeliveryInfo.deadline``: CMQ lease end, VOD confirm
+  window): a delivery that could not be acked in time is not started, and the publishes of one
+  that could get no longer than the deadline minus ``deadline_margin_s``; either way it is left
+  for redelivery (counted as ``retried{cause="deadline"}``), without closing the sink gate:
+  the sink did nothing wrong;
 * cancelled before the confirm: neither ack nor nack (the source redelivers); after the confirm
   the ack is shielded from cancellation, bounded by ``settle_timeout_s``. One cancel scope per
   delivery does both: it carries the confirm deadline while publishing and, the moment every
@@ -21,6 +26,7 @@ message made from the body (the events, or the parked body). Nothing else acks.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -72,10 +78,19 @@ class DeliveryRelay:
         """Relay ``delivery`` and settle it. Raises only on cancellation (or a bug)."""
         started = perf_counter()
         options = self.options
+        budget = options.confirm_timeout_s
+        cut_by_deadline = False
+        if delivery.info.deadline is not None:
+            left = delivery.info.deadline.timestamp() - time.time() - options.deadline_margin_s
+            if left <= 0:
+                await self._leave_for_redelivery(delivery, "not started: too close to its deadline")
+                return Outcome.RETRY
+            if left < budget:
+                budget, cut_by_deadline = left, True
         outcome: Outcome | None = None
         failure: SinkUnavailableError | None = None
         acked = False
-        with anyio.CancelScope(deadline=anyio.current_time() + options.confirm_timeout_s) as scope:
+        with anyio.CancelScope(deadline=anyio.current_time() + budget) as scope:
             try:
                 outcome = await self._publish(delivery)
             except SinkUnavailableError as exc:
@@ -89,6 +104,9 @@ class DeliveryRelay:
                 acked = await self._ack(delivery, outcome)
                 self.metrics.stage["ack"].observe(perf_counter() - acked_at)
         if outcome is None:  # not confirmed: failed, or the confirm deadline passed
+            if failure is None and cut_by_deadline:
+                await self._leave_for_redelivery(delivery, "not confirmed before its deadline")
+                return Outcome.RETRY
             if failure is None:
                 failure = _ConfirmTimeoutError(
                     f"not confirmed within {options.confirm_timeout_s:g} s"
@@ -201,6 +219,15 @@ class DeliveryRelay:
             fields["error"] = str(error)
         log.warning(what, extra=fields)
 
+    async def _leave_for_redelivery(self, delivery: Delivery, why: str) -> None:
+        """The source's deadline, not the sink, stopped this one: no back-off, no gate change."""
+        self.metrics.retried.labels("deadline").inc()
+        log.warning(
+            f"delivery {why}; left for redelivery",
+            extra={**_fields(delivery), "deadline": str(delivery.info.deadline)},
+        )
+        await self._nack(delivery)
+
     async def _give_back(self, delivery: Delivery, error: SinkUnavailableError) -> None:
         cause = "confirm_timeout" if isinstance(error, _ConfirmTimeoutError) else "sink_unavailable"
         self.metrics.retried.labels(cause).inc()
@@ -210,6 +237,9 @@ class DeliveryRelay:
             extra={**_fields(delivery), "cause": cause, "error": str(error), "retry_in_s": delay},
         )
         await anyio.sleep(delay)  # so a RabbitMQ requeue does not come straight back
+        await self._nack(delivery)
+
+    async def _nack(self, delivery: Delivery) -> None:
         with anyio.move_on_after(self.options.settle_timeout_s):
             try:
                 await delivery.nack()

@@ -19,6 +19,10 @@ class RelayOptions:
       each delay is drawn from ``[delay * (1 - jitter), delay]``.
     * ``grace_period_s``: on stop, how long in-flight deliveries may still finish.
     * ``settle_timeout_s``: how long one ack/nack round-trip may take before it counts as failed.
+    * ``deadline_margin_s``: a delivery whose source deadline (CMQ lease end, VOD confirm
+      window) is closer than this is not started: it could not be acked in time, so relaying it
+      would only make a duplicate. Its publishes also get no longer than the deadline minus this
+      margin, which leaves that much time for the ack itself.
     * ``limits``: normalization guards (body size, JSON depth).
     """
 
@@ -29,6 +33,7 @@ class RelayOptions:
     backoff_jitter: float = 0.5
     grace_period_s: float = 20.0
     settle_timeout_s: float = 10.0
+    deadline_margin_s: float = 0.5
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def __post_init__(self) -> None:
@@ -43,3 +48,5 @@ class RelayOptions:
             raise ValueError("backoff_jitter must be between 0 and 1")
         if self.grace_period_s < 0:
             raise ValueError("grace_period_s must not be negative")
+        if self.deadline_margin_s < 0:
+            raise ValueError("deadline_margin_s must not be negative")

@@ -1,8 +1,8 @@
 """``media-bridge run``: load settings, connect both ends, run the service, map errors to exit codes.
 
 The adapters are opened through the two factories the CLI passes in (``cli.py`` is the only
-module that imports them). Every start-up problem ends as one line on stderr, never a
-traceback, and never with a password in it.
+module that imports them). The status port is bound before either is opened. Every start-up
+problem ends as one line on stderr, never a traceback, and never with a password in it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from consumer.errors import BridgeError, ConfigurationError, TransientError
 from consumer.logs import configure_logging
 from consumer.ports import Sink, Source
 from consumer.service import run_service
-from consumer.settings import Settings, SinkSettings, SourceSettings, load_settings, masked_url
+from consumer.settings import (
+    Settings,
+    SinkSettings,
+    SourceSettings,
+    load_settings,
+    masked_url,
+)
+from consumer.status_server import bind
 
 EXIT_OK = 0
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: a broker could not be reached at start-up
@@ -73,6 +80,22 @@ async def _serve(
     open_sink: OpenSink,
     registry: CollectorRegistry | None,
 ) -> None:
+    # The status port first: once the source is open it may already be taking messages, and
+    # a port in use would then stop the bridge with deliveries in hand.
+    status = bind(settings.http.host, settings.http.port) if settings.http.enabled else None
+    try:
+        source, sink = await _connect(settings, open_source, open_sink)
+    except BaseException:
+        if status is not None:
+            status.close()
+        raise
+    freeze_startup_heap()
+    await run_service(source, sink, settings, status_socket=status, registry=registry)
+
+
+async def _connect(
+    settings: Settings, open_source: OpenSource, open_sink: OpenSink
+) -> tuple[Source, Sink]:
     log.info(
         "connecting",
         extra={"source": settings.source.target(), "sink": masked_url(settings.sink.url)},
@@ -80,13 +103,11 @@ async def _serve(
     sink = await open_sink(settings.sink)  # the sink first: take nothing we can't publish
     try:
         prefetch = settings.source.prefetch_for(settings.relay.max_in_flight)
-        source = await open_source(settings.source, prefetch)
+        return await open_source(settings.source, prefetch), sink
     except BaseException:
         with anyio.CancelScope(shield=True):
             await sink.aclose()
         raise
-    freeze_startup_heap()
-    await run_service(source, sink, settings, registry=registry)
 
 
 def freeze_startup_heap() -> None:

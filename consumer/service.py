@@ -1,8 +1,10 @@
 """The running service: relay + status endpoints + signal handling, in one anyio task group.
 
 ``run_service`` takes a connected source and sink (built by the CLI, the only place that knows
-the adapters) and owns them from then on: it closes them when it returns, source first, so
-unsettled deliveries go back for redelivery before the sink disconnects.
+the adapters) and the status endpoints' bound socket, and owns them from then on: it closes them
+when it returns, source first, so unsettled deliveries go back for redelivery before the sink
+disconnects. The socket is bound by the caller, before it connects anything (see
+``consumer.run_command``), so a port in use stops the bridge before it has taken a message.
 
 SIGTERM or SIGINT sets ``stop``: the relay stops receiving, drains in-flight deliveries within
 the grace period, and ``run_service`` returns normally (exit status 0). A second signal cancels
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 
 import anyio
 from prometheus_client import CollectorRegistry
@@ -21,7 +24,7 @@ from consumer.metrics import Metrics
 from consumer.ports import Sink, Source
 from consumer.relay import run_relay
 from consumer.settings import Settings
-from consumer.status_server import bind, serve_status, status_app
+from consumer.status_server import serve_status, status_app
 
 log = logging.getLogger("media_bridge.service")
 
@@ -38,14 +41,15 @@ async def run_service(
     sink: Sink,
     settings: Settings,
     *,
+    status_socket: socket.socket | None = None,
     registry: CollectorRegistry | None = None,
     stop: anyio.Event | None = None,
     handle_signals: bool = True,
 ) -> None:
     """Relay until stopped (signal or ``stop``) or the source ends; then close both ends.
 
-    Raises:
-        ConfigurationError: the status port can't be bound.
+    ``status_socket`` (from ``consumer.status_server.bind``) serves /metrics, /healthz and
+    /readyz; None serves nothing.
     """
     metrics = Metrics(registry)
     stop = stop if stop is not None else anyio.Event()
@@ -54,13 +58,12 @@ async def run_service(
         return not stop.is_set() and is_connected(source) and is_connected(sink)
 
     try:
-        sock = bind(settings.http.host, settings.http.port) if settings.http.enabled else None
         async with anyio.create_task_group() as group:
             if handle_signals:
                 group.start_soon(_watch_signals, stop, group.cancel_scope)
-            if sock is not None:
+            if status_socket is not None:
                 app = status_app(metrics.registry, ready)
-                port = await group.start(serve_status, app, sock)
+                port = await group.start(serve_status, app, status_socket)
                 log.info(
                     "status endpoints listening",
                     extra={"url": f"http://{settings.http.host}:{port}/"},
@@ -69,6 +72,8 @@ async def run_service(
             await run_relay(source, sink, settings.relay_options(), metrics=metrics, stop=stop)
             group.cancel_scope.cancel()  # relay done: stop the status server and signal watcher
     finally:
+        if status_socket is not None:
+            status_socket.close()
         await _close(source, sink)
 
 

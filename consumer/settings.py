@@ -3,7 +3,9 @@ over an optional TOML file (``--config FILE`` or ``MEDIA_BRIDGE_CONFIG``), over 
 
 ``MEDIA_BRIDGE_SINK__URL`` sets ``sink.url``; in TOML the same setting is ``url`` under
 ``[sink]``. Passwords live in URLs held as ``SecretStr``: only :func:`masked_url` renders them,
-and validation errors never echo a secret (see :func:`load_settings`).
+and validation errors never echo a secret (see ``consumer.settings_errors``). A
+``MEDIA_BRIDGE_`` variable that sets nothing (a typo) is refused (``consumer.settings_env``), and
+every problem is reported at once, in one line.
 
 ``[source]`` is a discriminated union on ``kind`` (``rabbitmq``, the default, or ``cmq``), see
 ``consumer.settings_source``; adding a kind means one more class there and one more case in the
@@ -12,12 +14,12 @@ CLI's source factory.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
-from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,7 +30,17 @@ from pydantic_settings import (
 from consumer.errors import ConfigurationError
 from consumer.normalize import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DEPTH, Limits
 from consumer.relay_options import RelayOptions
-from consumer.settings_base import DEFAULT_AMQP_URL, Section, check_amqp_url, masked_url
+from consumer.settings_base import (
+    CONFIG_ENV,
+    DEFAULT_AMQP_URL,
+    ENV_DELIMITER,
+    ENV_PREFIX,
+    Section,
+    check_amqp_url,
+    masked_url,
+)
+from consumer.settings_env import unknown_variables
+from consumer.settings_errors import Problem, report, validation_problems
 from consumer.settings_source import (
     CmqSourceSettings,
     RabbitSourceSettings,
@@ -52,10 +64,6 @@ __all__ = [
     "load_settings",
     "masked_url",
 ]
-
-ENV_PREFIX = "MEDIA_BRIDGE_"
-ENV_DELIMITER = "__"
-CONFIG_ENV = f"{ENV_PREFIX}CONFIG"
 
 
 class SinkSettings(Section):
@@ -81,6 +89,9 @@ class RelaySettings(Section):
     backoff_jitter: float = Field(0.5, ge=0, le=1, description="random share taken off a delay")
     grace_period_s: float = Field(20.0, ge=0, description="on stop, time to finish in-flight work")
     settle_timeout_s: float = Field(10.0, gt=0, description="time allowed for one ack/nack")
+    deadline_margin_s: float = Field(
+        0.5, ge=0, description="skip a delivery this close to its CMQ lease / VOD window end"
+    )
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, description="larger bodies park")
     max_depth: int = Field(DEFAULT_MAX_DEPTH, ge=1, description="deeper JSON parks")
 
@@ -93,6 +104,7 @@ class RelaySettings(Section):
             backoff_jitter=self.backoff_jitter,
             grace_period_s=self.grace_period_s,
             settle_timeout_s=self.settle_timeout_s,
+            deadline_margin_s=self.deadline_margin_s,
             limits=Limits(max_body_bytes=self.max_body_bytes, max_depth=self.max_depth),
         )
 
@@ -105,9 +117,20 @@ class HttpSettings(Section):
     port: int = Field(9108, ge=0, le=65535, description="TCP port (0 picks a free one)")
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
 class LogSettings(Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
+    level: LogLevel = Field("INFO", description="log level, any case: debug, info, warning, error")
     format: Literal["json", "text"] = Field("json", description="json: one object per line")
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper_case(cls, value: Any) -> Any:
+        # Only a known level is changed, so a bad one is reported as it was written.
+        if isinstance(value, str) and value.upper() in get_args(LogLevel):
+            return value.upper()
+        return value
 
 
 class Settings(BaseSettings):
@@ -148,16 +171,30 @@ def load_settings(config_file: Path | None = None) -> Settings:
     """Settings from the environment over ``config_file`` (TOML) over defaults.
 
     Raises:
-        ConfigurationError: one line naming the file or the setting (env var and dotted
-            path) and what is wrong with it; secret values are never included.
+        ConfigurationError: one line naming the file, or every setting that is wrong (env var
+            and dotted path) and what is wrong with it; secret values are never included.
     """
     values = _read_toml(config_file) if config_file is not None else {}
+    unknown = [
+        Problem(variable.message(), variable.name.upper())
+        for variable in unknown_variables(os.environ, Settings)
+    ]
+    settings, invalid = _validate(values)
+    # A misspelt nested variable (SOURCE__QUEU) is also refused by its table: say it once.
+    said = {problem.key for problem in unknown}
+    problems = [*unknown, *(problem for problem in invalid if problem.key not in said)]
+    if problems or settings is None:
+        raise ConfigurationError(report(problems))
+    return settings
+
+
+def _validate(values: dict[str, Any]) -> tuple[Settings | None, list[Problem]]:
     try:
-        return Settings(**values)
+        return Settings(**values), []
     except ValidationError as exc:
-        raise ConfigurationError(_one_line(exc)) from None
+        return None, validation_problems(exc, Settings)
     except SettingsError as exc:  # a whole section given as a value that is not JSON
-        raise ConfigurationError(f"invalid settings: {exc}") from None
+        return None, [Problem(f"invalid settings: {exc}")]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -168,72 +205,3 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"config file {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"config file {path}: not valid TOML: {exc}") from None
-
-
-def _one_line(exc: ValidationError) -> str:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    missing = [_name(_resolve(e["loc"])[0]) for e in errors if e["type"] == "missing"]
-    if len(missing) == len(errors):  # e.g. kind=cmq without its credentials: name them all
-        return f"missing required setting{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
-    path, secret = _resolve(first["loc"])
-    if first["type"] == "union_tag_invalid":  # a [source] kind that does not exist
-        path.append("kind")
-    name = _name(path)
-    message = _MESSAGES.get(first["type"], str(first["msg"]).removeprefix("Value error, "))
-    value = first.get("input")
-    # A table (dict) may hold a secret next to the bad key: only scalars are echoed.
-    if not secret and first["type"] != "missing" and not isinstance(value, dict | list | None):
-        message += f" (got {_short(value)})"
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    return f"invalid setting {name}: {message}{more}"
-
-
-def _name(path: list[str]) -> str:
-    return f"{ENV_PREFIX}{ENV_DELIMITER.join(path).upper()} ({'.'.join(path)})"
-
-
-_MESSAGES = {"extra_forbidden": "no such setting", "missing": "required"}
-
-
-def _resolve(loc: tuple[int | str, ...]) -> tuple[list[str], bool]:
-    """The setting an error location names, and whether its value is secret.
-
-    Pydantic puts the tag of a discriminated union into the location (``source.cmq.token``):
-    the tag picks the model and is dropped from the name. List indexes are dropped too.
-    """
-    path: list[str] = []
-    model: type[BaseModel] | None = Settings
-    parts = list(loc)
-    while parts and model is not None:
-        part = str(parts.pop(0))
-        field = model.model_fields.get(part)
-        if field is None:
-            return [*path, part], True  # unknown key: don't risk echoing its value
-        path.append(part)
-        members = _models(field.annotation)
-        if len(members) > 1 and parts:  # a union of tables: the next part is the tag
-            model = members.get(str(parts.pop(0)))
-        elif members:
-            model = next(iter(members.values()))
-        else:
-            return path, SecretStr in (field.annotation, *get_args(field.annotation))
-    return path, False
-
-
-def _models(annotation: object) -> dict[str, type[BaseModel]]:
-    """The settings tables an annotation allows, by their ``kind`` tag (or their name)."""
-    members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
-    candidates = members or (annotation,)
-    found: dict[str, type[BaseModel]] = {}
-    for member in candidates:
-        if isinstance(member, type) and issubclass(member, BaseModel):
-            kind = member.model_fields.get("kind")
-            tag = get_args(kind.annotation)[0] if kind is not None else member.__name__
-            found[str(tag)] = member
-    return found
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import UnionType
-from typing import Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 
-from consumer.settings import ENV_DELIMITER, ENV_PREFIX, Settings, masked_url
+from consumer.settings import Settings, masked_url
+from consumer.settings_base import env_var, section_models
 
 REQUIRED = "required"  # the default shown for a setting without one (e.g. cmq secrets)
 
@@ -26,7 +25,7 @@ def setting_docs(model: type[BaseModel] = Settings, path: tuple[str, ...] = ()) 
     docs: list[SettingDoc] = []
     for name, field in model.model_fields.items():
         here = (*path, name)
-        sections = _sections(field.annotation)
+        sections = section_models(field.annotation)
         if sections:  # a nested model, or a union of them (source kinds): list each one's keys
             seen = {doc.env_var for doc in docs}
             for section in sections:
@@ -35,7 +34,7 @@ def setting_docs(model: type[BaseModel] = Settings, path: tuple[str, ...] = ()) 
             continue
         docs.append(
             SettingDoc(
-                env_var=ENV_PREFIX + ENV_DELIMITER.join(here).upper(),
+                env_var=env_var(here),
                 path=".".join(here),
                 default=REQUIRED
                 if field.is_required()
@@ -56,13 +55,6 @@ def settings_epilog() -> str:
 
 def _default_note(doc: SettingDoc) -> str:
     return doc.default if doc.default == REQUIRED else f"default: {doc.default}"
-
-
-def _sections(annotation: object) -> list[type[BaseModel]]:
-    members = (
-        get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
-    )
-    return [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
 
 
 def _show(value: object) -> str:

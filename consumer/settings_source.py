@@ -1,4 +1,4 @@
-"""The source kinds of ``[source]``: a discriminated union on ``kind`` (``rabbitmq`` | ``cmq``).
+"""The source kinds of ``[source]``: a discriminated union on ``kind`` (``rabbitmq`` | ``cmq`` | ``vod``).
 
 ``kind`` may be left out and means ``rabbitmq``, so configurations written before CMQ existed
 keep working. Settings of one kind are refused under the other (``extra="forbid"``), which
@@ -21,15 +21,48 @@ from pydantic_settings import NoDecode
 from consumer.settings_base import DEFAULT_AMQP_URL, Section, check_amqp_url, masked_url
 
 CMQ_MAX_BATCH = 16  # CMQ caps numOfMsg and receipt handles per batch at 16
+VOD_ENDPOINT = "https://vod.tencentcloudapi.com"
 # Tencent's rule: at most 64 characters, a letter first, then letters, digits, '-' or '_'.
 CmqQueueName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
 _LIST_SPLIT = re.compile(r"[,\s]+")
 
 
+def split_list(value: Any, what: str) -> Any:
+    """A list setting given as text: ``"a,b"``, ``"a b"`` or a JSON list."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError(f"not a valid JSON list of {what}") from None
+    if isinstance(value, str):
+        return [item for item in _LIST_SPLIT.split(value.strip()) if item]
+    return value
+
+
+def check_endpoint(value: str) -> str:
+    """An API endpoint: ``http(s)://host[:port]`` and nothing more."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError("not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be http(s)://host[:port]")
+    if parts.path not in ("", "/") or parts.query or parts.username or parts.password:
+        raise ValueError("must be scheme://host[:port] only (no path, query or user)")
+    return value
+
+
+def secret_not_empty(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not value.get_secret_value():
+        raise ValueError("is empty")
+    return value
+
+
 class RabbitSourceSettings(Section):
     """A RabbitMQ queue holding Tencent notification bodies (the local stand-in for CMQ)."""
 
-    kind: Literal["rabbitmq"] = Field("rabbitmq", description="source type: rabbitmq | cmq")
+    kind: Literal["rabbitmq"] = Field("rabbitmq", description="source type: rabbitmq | cmq | vod")
     url: SecretStr = Field(
         SecretStr(DEFAULT_AMQP_URL), description="rabbitmq: AMQP URL of the source broker"
     )
@@ -86,35 +119,11 @@ class CmqSourceSettings(Section):
     @field_validator("queues", mode="before")
     @classmethod
     def _split_queues(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.lstrip().startswith("["):
-            try:
-                return json.loads(value)
-            except ValueError:
-                raise ValueError("not a valid JSON list of queue names") from None
-        if isinstance(value, str):
-            return [name for name in _LIST_SPLIT.split(value.strip()) if name]
-        return value
+        return split_list(value, "queue names")
 
-    @field_validator("secret_key", "token")
-    @classmethod
-    def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value():
-            raise ValueError("is empty")
-        return value
+    _secrets = field_validator("secret_key", "token")(secret_not_empty)
 
-    @field_validator("endpoint")
-    @classmethod
-    def _check_endpoint(cls, value: str) -> str:
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises ValueError for a bad port
-        except ValueError:
-            raise ValueError("not a valid URL") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be http(s)://host[:port]")
-        if parts.path not in ("", "/") or parts.query or parts.username or parts.password:
-            raise ValueError("must be scheme://host[:port] only (no path, query or user)")
-        return value
+    _endpoint = field_validator("endpoint")(check_endpoint)
 
     def target(self) -> str:
         """Where the source reads from, safe for a log line."""
@@ -122,6 +131,58 @@ class CmqSourceSettings(Section):
 
     def prefetch_for(self, max_in_flight: int) -> int:
         # CMQ has no prefetch: CmqSource leases batch_size messages per queue and poll.
+        return max_in_flight
+
+
+class VodSourceSettings(Section):
+    """VOD's reliable callback: PullEvents / ConfirmEvents over API 3.0 (``adapters.vod``)."""
+
+    kind: Literal["vod"]
+    endpoint: str = Field(
+        VOD_ENDPOINT, description="vod: API 3.0 endpoint (emulator: http://127.0.0.1:9912)"
+    )
+    secret_id: str = Field(min_length=1, description="vod: SecretId (AKID...)")
+    secret_key: SecretStr = Field(description="vod: SecretKey (never logged)")
+    token: SecretStr | None = Field(None, description="vod: STS token of temporary credentials")
+    # Accounts opened after 2023-12-25 must name the SubAppId even for the main app.
+    sub_app_ids: Annotated[list[Annotated[int, Field(ge=1)]], NoDecode] = Field(
+        min_length=1, description="vod: SubAppIds to pull, comma-separated or a JSON list"
+    )
+    requests_per_second: float = Field(
+        100.0,
+        ge=0,
+        description="vod: PullEvents+ConfirmEvents per second, this process (0: no cap)",
+    )
+    concurrent_pulls: int = Field(
+        2, ge=1, le=16, description="vod: PullEvents in flight per sub-app"
+    )
+    http_timeout_s: float = Field(10.0, gt=0, description="vod: per-request timeout")
+    confirm_window_s: float = Field(
+        30.0, gt=0, le=30, description="vod: seconds a handle lives (lower only for an emulator)"
+    )
+    retry_initial_backoff_s: float = Field(0.1, gt=0, description="vod: first retry delay")
+    retry_max_backoff_s: float = Field(5.0, gt=0, description="vod: longest retry delay")
+    receive_retry_attempts: int = Field(
+        5, ge=1, description="vod: failed pulls in a row before the relay backs off"
+    )
+    confirm_coalesce_window_s: float = Field(
+        0.02, ge=0, description="vod: acks this close together share one ConfirmEvents"
+    )
+
+    _endpoint = field_validator("endpoint")(check_endpoint)
+    _secrets = field_validator("secret_key", "token")(secret_not_empty)
+
+    @field_validator("sub_app_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        return split_list(value, "SubAppIds")
+
+    def target(self) -> str:
+        """Where the source reads from, safe for a log line."""
+        return f"{self.endpoint} sub-apps {', '.join(map(str, self.sub_app_ids))}"
+
+    def prefetch_for(self, max_in_flight: int) -> int:
+        # VOD has no prefetch: VodSource pulls 16 events per sub-app and poll.
         return max_in_flight
 
 
@@ -133,6 +194,6 @@ def default_kind(value: Any) -> Any:
 
 
 SourceSettings = Annotated[
-    RabbitSourceSettings | CmqSourceSettings,
+    RabbitSourceSettings | CmqSourceSettings | VodSourceSettings,
     Field(discriminator="kind", description="where notifications come from"),
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -11,10 +13,13 @@ from consumer.errors import ConfigurationError
 from consumer.settings import (
     CmqSourceSettings,
     RabbitSourceSettings,
+    Settings,
     load_settings,
     masked_url,
 )
+from consumer.settings_env import accepted_names
 from consumer.settings_help import setting_docs, settings_epilog
+from tests.samples import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -75,12 +80,16 @@ def test_bad_url_error_never_shows_the_password(monkeypatch: pytest.MonkeyPatch)
     assert "hunter2" not in str(caught.value)
 
 
-def test_unknown_key_in_the_file_is_named(tmp_path: Path) -> None:
-    """A misspelt TOML key is an error naming it, not silently ignored."""
+def test_unknown_key_in_the_file_is_named_with_the_closest_key(tmp_path: Path) -> None:
+    """A misspelt TOML key is an error naming it and the key probably meant, not ignored."""
     config = tmp_path / "bridge.toml"
     config.write_text("[relay]\nmax_inflight = 8\n")
-    with pytest.raises(ConfigurationError, match=r"relay\.max_inflight\): no such setting"):
+    with pytest.raises(ConfigurationError) as caught:
         load_settings(config)
+    assert str(caught.value) == (
+        "invalid setting MEDIA_BRIDGE_RELAY__MAX_INFLIGHT (relay.max_inflight): no such setting, "
+        "did you mean MEDIA_BRIDGE_RELAY__MAX_IN_FLIGHT (relay.max_in_flight)?"
+    )
 
 
 @pytest.mark.parametrize(
@@ -261,3 +270,164 @@ def test_help_lists_both_source_kinds_once() -> None:
     assert by_name["MEDIA_BRIDGE_SOURCE__SECRET_KEY"].default == "required"
     assert by_name["MEDIA_BRIDGE_SOURCE__POLLING_WAIT_SECONDS"].default == "3"
     assert "MEDIA_BRIDGE_SOURCE__QUEUES" in settings_epilog()
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("MEDIA_BRIDGE_SINK_URL", "MEDIA_BRIDGE_SINK__URL"),  # one underscore: a new name
+        ("MEDIA_BRIDGE_SINKK__URL", "MEDIA_BRIDGE_SINK__URL"),
+        # also refused by the [source] table itself: still one clause
+        ("MEDIA_BRIDGE_SOURCE__QUEU", "MEDIA_BRIDGE_SOURCE__QUEUE"),
+        ("MEDIA_BRIDGE_RELAY__MAXINFLIGHT", "MEDIA_BRIDGE_RELAY__MAX_IN_FLIGHT"),
+    ],
+)
+def test_misspelt_variable_is_refused_naming_the_closest_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, meant: str
+) -> None:
+    """A MEDIA_BRIDGE_ variable that sets nothing stops start-up instead of being ignored."""
+    monkeypatch.setenv(name, "amqp://bridge:Typo-secret@broker/")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value) == f"unknown setting {name}: did you mean {meant}?"
+
+
+def test_variable_like_no_setting_is_refused_without_a_guess(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name resembling nothing is still refused, pointing at the list of settings."""
+    monkeypatch.setenv("MEDIA_BRIDGE_ZZZ", "1")
+    with pytest.raises(ConfigurationError, match=r"^unknown setting MEDIA_BRIDGE_ZZZ \(media"):
+        load_settings()
+
+
+def test_the_test_suites_own_variables_are_not_taken_for_typos(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MEDIA_BRIDGE_TEST_* configures the test suite, which starts bridges with its environment."""
+    monkeypatch.setenv("MEDIA_BRIDGE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    assert load_settings().http.port == 9108
+
+
+def test_config_file_variable_and_lower_case_names_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """MEDIA_BRIDGE_CONFIG names the file; names are case-insensitive, as pydantic reads them."""
+    monkeypatch.setenv("MEDIA_BRIDGE_CONFIG", str(tmp_path / "unused.toml"))
+    monkeypatch.setenv("media_bridge_http__port", "9200")
+    assert load_settings().http.port == 9200
+
+
+def test_every_documented_setting_of_every_source_kind_is_an_accepted_variable() -> None:
+    """The accepted names come from the models, so each source kind's keys are known."""
+    documented = {doc.env_var for doc in setting_docs()}
+    assert documented <= accepted_names(Settings)
+    assert {"MEDIA_BRIDGE_SOURCE", "MEDIA_BRIDGE_SOURCE__QUEUES"} <= accepted_names(Settings)
+
+
+def test_setting_of_another_source_kind_names_the_kind_and_the_closest_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """queue (RabbitMQ) under kind=cmq is refused for that kind, suggesting cmq's queues."""
+    _set_env(monkeypatch, {**CMQ_ENV, "MEDIA_BRIDGE_SOURCE__QUEUE": "mps-events"})
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "invalid setting MEDIA_BRIDGE_SOURCE__QUEUE (source.queue): no such setting for kind "
+        "'cmq', did you mean MEDIA_BRIDGE_SOURCE__QUEUES (source.queues)?"
+    )
+
+
+def test_every_problem_is_reported_at_once_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two bad values and a typo: the line counts them and names each one."""
+    monkeypatch.setenv("MEDIA_BRIDGE_RELAY__MAX_IN_FLIGHT", "0")
+    monkeypatch.setenv("MEDIA_BRIDGE_HTTP__PORT", "70000")
+    monkeypatch.setenv("MEDIA_BRIDGE_SINK_URL", "amqp://u:p@h/")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("3 problems in the settings: unknown setting MEDIA_BRIDGE_SINK_URL")
+    clauses = message.split("; ")
+    assert clauses[1].startswith("invalid setting MEDIA_BRIDGE_RELAY__MAX_IN_FLIGHT")
+    assert clauses[1].endswith("(got '0')")
+    assert clauses[2].startswith("invalid setting MEDIA_BRIDGE_HTTP__PORT (http.port)")
+    assert clauses[2].endswith("(got '70000')")
+
+
+TOML_SECRET = "Pw-9c4f-toml"
+SECRET_NUMBER = 90417733  # a key given as a number: a scalar, yet never echoed
+CMQ_TABLE = '[source]\nkind = "cmq"\nsecret_id = "AKIDX"\nqueues = ["q"]\n'
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        # a table given as a string: the whole value would be echoed
+        (f'sink = "amqp://guest:{TOML_SECRET}@host/"', "MEDIA_BRIDGE_SINK (sink): must be a table"),
+        (f'[source]\nurl = ["amqp://u:{TOML_SECRET}@h/"]', "MEDIA_BRIDGE_SOURCE__URL"),
+        (f'[sink]\npasword = "{TOML_SECRET}"', "(sink.pasword): no such setting"),
+        (f'sinkk = {{url = "amqp://u:{TOML_SECRET}@h/"}}', "did you mean MEDIA_BRIDGE_SINK (sink)"),
+        (
+            f'{CMQ_TABLE}endpoint = "https://u:{TOML_SECRET}@cmq.example"\nsecret_key = "k"',
+            "(got 'https://u:***@cmq.example')",  # not secret, but a URL: its password masked
+        ),
+        (
+            f'{CMQ_TABLE}endpoint = "https://cmq.example"\nsecret_key = {SECRET_NUMBER}',
+            "MEDIA_BRIDGE_SOURCE__SECRET_KEY (source.secret_key): Input should be a valid string",
+        ),
+    ],
+)
+def test_file_errors_never_echo_a_secret(tmp_path: Path, toml: str, named: str) -> None:
+    """Whole tables, unknown keys, secret keys and URL passwords stay out of the message."""
+    config = tmp_path / "bridge.toml"
+    config.write_text(toml + "\n")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(config)
+    assert named in str(caught.value)
+    assert TOML_SECRET not in str(caught.value)
+    assert str(SECRET_NUMBER) not in str(caught.value)
+
+
+@pytest.mark.parametrize(("given", "stored"), [("debug", "DEBUG"), ("Info", "INFO")])
+def test_log_level_is_case_insensitive(
+    monkeypatch: pytest.MonkeyPatch, given: str, stored: str
+) -> None:
+    """log.level accepts any case and is stored upper-case."""
+    monkeypatch.setenv("MEDIA_BRIDGE_LOG__LEVEL", given)
+    assert load_settings().log.level == stored
+
+
+def test_unknown_log_level_is_reported_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A level that is no level is echoed the way it was given."""
+    monkeypatch.setenv("MEDIA_BRIDGE_LOG__LEVEL", "verbose")
+    with pytest.raises(ConfigurationError, match=r"\(got 'verbose'\)$"):
+        load_settings()
+
+
+EXAMPLE = REPO_ROOT / "examples" / "media-bridge.toml"
+
+
+def test_example_file_loads_with_the_rabbitmq_source() -> None:
+    """examples/media-bridge.toml is valid and has a table for every section."""
+    settings = load_settings(EXAMPLE)
+    assert isinstance(settings.source, RabbitSourceSettings)
+    assert settings.source.queue == "media.notifications"
+    assert settings.sink.events_exchange == "media.events"
+    assert settings.relay_options().max_in_flight == 64
+    assert (settings.http.host, settings.http.port) == ("127.0.0.1", 9108)
+    assert (settings.log.level, settings.log.format) == ("INFO", "json")
+    assert set(tomllib.loads(EXAMPLE.read_text())) == set(Settings.model_fields)
+
+
+def test_example_files_commented_cmq_source_is_valid_too(tmp_path: Path) -> None:
+    """The commented-out CMQ [source] block, uncommented, is a valid CMQ source."""
+    lines = EXAMPLE.read_text().splitlines()
+    block = itertools.takewhile(
+        lambda line: line.startswith("# "), lines[lines.index("# [source]") :]
+    )
+    config = tmp_path / "cmq.toml"
+    config.write_text("\n".join(line.removeprefix("# ") for line in block))
+    source = load_settings(config).source
+    assert isinstance(source, CmqSourceSettings)
+    assert source.queues == ["mps-events", "vod-events"]

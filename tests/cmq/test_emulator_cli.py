@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from adapters.cmq_signing import SignatureMethod, signed_params
+from consumer.cli import main
 from emulators.cmq import FaultKind, FaultRule
 from emulators.cmq.cli import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, build_parser, config_from_args
 
@@ -37,6 +38,46 @@ def test_bad_fault_spec_is_a_usage_error() -> None:
     """An unknown fault kind is rejected by the argument parser."""
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--queue", "a", "--fault", "explode:0.5"])
+
+
+def test_help_gives_every_option_a_text_with_its_default() -> None:
+    """--help explains each option, says its default, and what each fault kind does."""
+    helps = {action.dest: action.help or "" for action in build_parser()._actions}
+    del helps["help"]
+    assert [dest for dest, text in helps.items() if "default" not in text] == []
+    assert "BatchReceiveMessage" in helps["fault"]  # ACTION is a CMQ action name
+    assert "(default: any action)" in helps["fault"]
+    for kind in FaultKind:
+        assert f"{kind.value} (" in helps["fault"]  # each kind with its effect
+
+
+def test_help_never_shows_a_secret_key_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The key and token may come from the environment: --help names the variable only."""
+    monkeypatch.setenv("CMQ_EMULATOR_SECRET_KEY", "env-key-7f3a")
+    monkeypatch.setenv("CMQ_EMULATOR_TOKEN", "env-token-7f3a")
+    text = build_parser().format_help()
+    assert "$CMQ_EMULATOR_SECRET_KEY" in text
+    assert "7f3a" not in text
+    assert DEFAULT_SECRET_KEY not in text
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
+def test_port_out_of_range_is_a_usage_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A port outside 1-65535 is refused by the parser with a clear line, not a traceback."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["--queue", "a", "--port", port])
+    assert exited.value.code == 2  # argparse's own usage status
+    assert "error: argument --port: " in capsys.readouterr().err
+
+
+def test_port_out_of_range_exits_64_under_media_bridge(capsys: pytest.CaptureFixture[str]) -> None:
+    """media-bridge cmq-emulator exits with EX_USAGE, like every media-bridge usage error."""
+    with pytest.raises(SystemExit) as exited:
+        main(["cmq-emulator", "--queue", "a", "--port", "99999"])
+    assert exited.value.code == 64
+    assert "argument --port: 99999 is not a TCP port (1-65535)" in capsys.readouterr().err
 
 
 def _free_port() -> int:

@@ -1,0 +1,113 @@
+"""``VodDelivery``: one pulled VOD event (implements consumer.ports.Delivery), and its pull count.
+
+VOD tells nothing about redeliveries: an event whose window lapsed comes back with a new
+handle and no counter. :class:`PullCounts` remembers, per event content, how often this process
+has pulled it, so ``delivery_count`` means what it means for the other sources (and a poison
+cap can use it). It is bounded: the oldest entries are forgotten first.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from adapters.vod_confirmer import BatchConfirmer
+from consumer.ports import DeliveryInfo
+
+PULL_COUNTS_KEPT = 100_000  # ~10 MB at most; far more than are ever in flight at once
+
+
+class PullCounts:
+    """How often each event body was pulled by this process (bounded, oldest forgotten first)."""
+
+    def __init__(self, capacity: int = PULL_COUNTS_KEPT) -> None:
+        self._capacity = capacity
+        self._counts: dict[int, int] = {}
+
+    def seen(self, body: bytes) -> int:
+        """Count one more pull of ``body``; returns the count including this one."""
+        key = hash(body)
+        count = self._counts.pop(key, 0) + 1
+        self._counts[key] = count  # re-inserted: most recent last
+        if len(self._counts) > self._capacity:
+            del self._counts[next(iter(self._counts))]
+        return count
+
+    def forget(self, body: bytes) -> None:
+        """The event was confirmed: it will not come again."""
+        self._counts.pop(hash(body), None)
+
+
+class VodDelivery:
+    """One EventSet element; ``body`` is the element without its ``EventHandle``.
+
+    ``info.deadline`` is the end of the confirm window, counted from when the pull was *sent*
+    (VOD starts it on its side later, so ours ends first: safe).
+    """
+
+    __slots__ = (
+        "_body",
+        "_confirmer",
+        "_counts",
+        "_deadline",
+        "_handle",
+        "_info",
+        "_settled",
+        "sub_app_id",
+    )
+
+    def __init__(
+        self,
+        sub_app_id: int,
+        body: bytes,
+        handle: str | None,
+        deadline: float,
+        confirmer: BatchConfirmer,
+        counts: PullCounts,
+    ) -> None:
+        self.sub_app_id = sub_app_id
+        self._body = body
+        self._handle = handle
+        self._deadline = deadline
+        self._confirmer = confirmer
+        self._counts = counts
+        self._settled = False
+        self._info = DeliveryInfo(
+            source=f"vod:{sub_app_id}",
+            delivery_id=handle or "(no EventHandle)",
+            delivery_count=counts.seen(body),
+            received_at=datetime.now(UTC),
+            deadline=datetime.fromtimestamp(deadline, UTC),
+        )
+
+    @property
+    def body(self) -> bytes:
+        return self._body
+
+    @property
+    def info(self) -> DeliveryInfo:
+        return self._info
+
+    @property
+    def expired(self) -> bool:
+        """Whether the window ran out: the handle is dead and VOD will offer the event again."""
+        return time.time() >= self._deadline
+
+    async def ack(self) -> None:
+        """Confirm the event; see BatchConfirmer for late confirms, dead handles and retries.
+
+        Raises:
+            SourceUnavailableError: the confirm kept failing until the window ran out, VOD
+                refused it, or the source was closed. The event will be pulled again.
+        """
+        if self._settled:
+            return
+        self._settled = True
+        if self._handle is None:  # nothing to confirm with; VOD decides whether it comes again
+            return
+        if await self._confirmer.confirm(self._handle, self._deadline):
+            self._counts.forget(self._body)  # it will not come again
+
+    async def nack(self) -> None:
+        """Nothing to send: VOD has no early release; the event returns when its window ends."""
+        self._settled = True
