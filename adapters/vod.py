@@ -35,7 +35,7 @@ from adapters.request_budget import RequestBudget
 from adapters.retry_backoff import backoff_delay
 from adapters.vod_api import VodApi, VodApiError, VodTransportError
 from adapters.vod_confirmer import BatchConfirmer
-from adapters.vod_delivery import PullCounts, VodDelivery
+from adapters.vod_delivery import PROCESS_PULL_COUNTS, PullCounts, VodDelivery
 from adapters.vod_options import MAX_BATCH, VodSourceOptions
 from adapters.vod_stats import VodStats
 from consumer.errors import BridgeError, ConfigurationError, SourceUnavailableError
@@ -51,7 +51,7 @@ class VodSource:
     ``stats`` holds the counters of each sub-app, by SubAppId.
     """
 
-    def __init__(self, options: VodSourceOptions) -> None:
+    def __init__(self, options: VodSourceOptions, counts: PullCounts = PROCESS_PULL_COUNTS) -> None:
         self.options = options
         self.budget = RequestBudget(options.requests_per_second)
         self.stats = {app: VodStats() for app in options.sub_app_ids}
@@ -60,7 +60,7 @@ class VodSource:
             app: BatchConfirmer(app, self._api, options, self.stats[app])
             for app in options.sub_app_ids
         }
-        self._counts = PullCounts()
+        self._counts = counts
         # Room for one pull per sub-app besides those the pollers are handing over: the next
         # poll overlaps with relaying without holding far more windows open than are in use.
         capacity = MAX_BATCH * len(options.sub_app_ids)

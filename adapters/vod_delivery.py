@@ -3,7 +3,9 @@
 VOD tells nothing about redeliveries: an event whose window lapsed comes back with a new
 handle and no counter. :class:`PullCounts` remembers, per event content, how often this process
 has pulled it, so ``delivery_count`` means what it means for the other sources (and a poison
-cap can use it). It is bounded: the oldest entries are forgotten first.
+cap can use it). It is bounded: the oldest entries are forgotten first. One instance serves the
+whole process (``PROCESS_PULL_COUNTS``), so a source opened again after a reconnect or a restart
+of the relay still knows what the previous one pulled.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class PullCounts:
     def forget(self, body: bytes) -> None:
         """The event was confirmed: it will not come again."""
         self._counts.pop(hash(body), None)
+
+
+PROCESS_PULL_COUNTS = PullCounts()
 
 
 class VodDelivery:

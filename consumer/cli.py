@@ -131,8 +131,8 @@ def _add_run(subparsers: Subcommands) -> None:
             "settings (environment variables; in a TOML file the same names as [section] key "
             "= value; the environment wins):\n"
             f"{settings_epilog()}\n\n"
-            "exit status: 0 stopped by a signal after draining; 69 a broker or the CMQ endpoint "
-            "is unreachable at start-up; 78 bad settings, refused credentials, missing queue or "
+            "exit status: 0 stopped by a signal after draining; 69 a broker or the CMQ/VOD "
+            "endpoint is unreachable at start-up; 78 bad settings, refused credentials, missing queue or "
             "status port in use; 64 bad usage."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -299,6 +299,51 @@ def _run_cmq_emulator(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _add_vod_emulator(subparsers: Subcommands) -> None:
+    from emulators.vod.cli import build_parser
+
+    emulator = build_parser("media-bridge vod-emulator")
+    subparsers.add_parser(
+        "vod-emulator",
+        parents=[emulator],  # type: ignore[list-item]
+        add_help=False,
+        epilog=emulator.epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="run the local VOD API 3.0 emulator (PullEvents / ConfirmEvents)",
+        description=(
+            "A local VOD API 3.0 server for PullEvents and ConfirmEvents: TC3-HMAC-SHA256\n"
+            "verification, 30 s confirm windows, long polls, events per SubAppId, event\n"
+            "injection and fault injection; see emulators/vod/README.md."
+        ),
+    ).set_defaults(handler=_run_vod_emulator)
+
+
+def _run_vod_emulator(args: argparse.Namespace) -> int:
+    from emulators.vod.cli import run
+
+    return run(args)
+
+
+def _add_vod_inject(subparsers: Subcommands) -> None:
+    from emulators.vod.inject import build_inject_parser
+
+    inject = build_inject_parser("media-bridge vod-inject")
+    subparsers.add_parser(
+        "vod-inject",
+        parents=[inject],  # type: ignore[list-item]
+        add_help=False,
+        epilog=inject.epilog,
+        help="load sample files into a running VOD emulator, as VOD generating events",
+        description=inject.description,
+    ).set_defaults(handler=_run_vod_inject)
+
+
+def _run_vod_inject(args: argparse.Namespace) -> int:
+    from emulators.vod.inject import run_inject
+
+    return run_inject(args)
+
+
 async def _open_sink(settings: SinkSettings) -> Sink:
     from adapters.rabbitmq import RabbitSink, RabbitSinkOptions
 
@@ -326,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(subparsers)
     _add_schema(subparsers)
     _add_cmq_emulator(subparsers)
+    _add_vod_emulator(subparsers)
+    _add_vod_inject(subparsers)
     return parser
 
 

@@ -23,10 +23,10 @@ from anyio.abc import Process
 from cmq.account import Account
 from cmq.queue import Message
 
-from adapters.cmq import CmqSource
 from adapters.rabbitmq import RabbitSink, RabbitSinkOptions
 from consumer.errors import PayloadError
 from consumer.normalize import normalize
+from consumer.ports import Source
 from consumer.relay import RelayOptions, run_relay
 from tests.cmq.helpers import SECRET_ID, SECRET_KEY
 from tests.integration.broker import AMQP_URL, admin_channel, delete_all, drain, unique
@@ -142,8 +142,8 @@ def sink_env(names: Names) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def relaying(source: CmqSource, names: Names, max_in_flight: int = 64) -> AsyncIterator[None]:
-    """Run CmqSource → run_relay → RabbitSink until the block ends; then stop and close both."""
+async def relaying(source: Source, names: Names, max_in_flight: int = 64) -> AsyncIterator[None]:
+    """Run a source (CMQ, VOD) → run_relay → RabbitSink until the block ends; then close both."""
     sink = await RabbitSink.connect(
         RabbitSinkOptions(
             AMQP_URL,
