@@ -1,27 +1,35 @@
 """Coalesced, deadline-aware ConfirmEvents for one VOD sub-app (at most 16 handles per call).
 
-Acks that arrive within a few milliseconds of each other share one call; each ack still waits
-for the outcome of its own handle:
+``enqueue`` returns at once ("queued for VOD", as an AMQP ack is queued for the broker): the
+relay's worker is free for the next event while the confirm is on its way. Waiting for each
+reply instead capped a bridge at ``max_in_flight / (coalescing window + round trip)``, about
+2,500 events/s at the defaults. Nothing is lost by not waiting: a confirm that fails only means
+VOD offers the event again after its window, with the same content and the same event id.
 
-* confirmed -> the ack returns;
-* the window ran out before the call could be sent -> not sent with a dead handle: counted as a
-  late confirm, the ack returns (VOD offers the event again, with the same content and so the
-  same event id, which downstream deduplicates);
+A dispatcher task per sub-app sends what is queued: once 16 handles wait, or when the oldest has
+waited ``confirm_coalesce_window``, it takes a token of the request budget and only then cuts the
+batch, so while the budget is the limit the batches fill up to 16. The outcome of each handle:
+
+* confirmed -> counted (``confirmed``), its pull count forgotten;
+* the window ran out before it could be sent -> not sent with a dead handle: counted as a late
+  confirm (the event comes again);
 * ``InvalidParameterValue`` (a handle was dead after all) -> a batch is split and each handle
-  confirmed alone, so one dead handle does not cost the live ones; a single dead handle is
-  counted and the ack returns (the event comes again);
+  confirmed alone, so one dead handle does not cost the live ones; a dead one is counted;
 * ``RequestLimitExceeded``, ``InternalError``, 5xx, timeouts, network -> retried with back-off
-  and jitter while the window lasts; when it runs out first, the ack raises
-  SourceUnavailableError (the event comes again);
-* anything else (e.g. ``AuthFailure``) -> the ack raises SourceUnavailableError at once.
+  and jitter while the window lasts, then counted as a confirm failure;
+* anything else (e.g. ``AuthFailure``) -> counted as a confirm failure at once, logged.
+
+``drain`` (from ``VodSource.aclose``) sends everything still queued and waits for the replies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from adapters.retry_backoff import backoff_delay
 from adapters.vod_api import INVALID_VALUE, VodApi, VodApiError, VodTransportError
@@ -31,23 +39,16 @@ from consumer.errors import SourceUnavailableError
 
 log = logging.getLogger("adapters.vod")
 
+Confirmed = Callable[[], None]  # called once VOD confirmed the handle
+
 
 @dataclass(slots=True)
 class _Confirm:
     handle: str
     deadline: float  # Unix seconds: VOD lets the handle die from then on
-    done: asyncio.Future[bool] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    on_confirmed: Confirmed
+    queued_at: float  # monotonic
     tried: bool = False
-
-    def resolve(self, error: Exception | None = None, *, confirmed: bool = True) -> None:
-        if self.done.done():
-            return  # the acking task was cancelled; nobody is waiting
-        if error is None:
-            self.done.set_result(confirmed)
-        else:
-            self.done.set_exception(error)
 
 
 class BatchConfirmer:
@@ -61,69 +62,83 @@ class BatchConfirmer:
         self._options = options
         self._stats = stats
         self._pending: list[_Confirm] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        self._draining = False
         self._closed = False
 
-    async def confirm(self, handle: str, deadline: float) -> bool:
-        """Confirm one handle once VOD answered for it (see the module docstring).
+    def enqueue(self, handle: str, deadline: float, on_confirmed: Confirmed) -> None:
+        """Queue one handle for ConfirmEvents (see the module docstring).
 
-        Returns True if VOD confirmed it, False if it was too late (the event comes again).
+        Raises:
+            SourceUnavailableError: the source is closed; the event will come again.
         """
         if self._closed:
             raise SourceUnavailableError("VOD event acked after its source was closed")
         if time.time() >= deadline:
             self._late()
-            return False
-        item = _Confirm(handle, deadline)
-        self._pending.append(item)
-        if len(self._pending) >= MAX_BATCH or self._options.confirm_coalesce_window == 0:
-            self._flush()
-        elif self._timer is None:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self._options.confirm_coalesce_window, self._flush)
-        return await item.done
+            return
+        self._pending.append(_Confirm(handle, deadline, on_confirmed, time.monotonic()))
+        if self._dispatcher is None:
+            self._dispatcher = asyncio.create_task(
+                self._dispatch(), name=f"vod-confirm:{self._sub_app_id}"
+            )
+        if len(self._pending) == 1 or len(self._pending) >= MAX_BATCH:
+            self._wake.set()
 
     async def drain(self) -> None:
-        """Send what is pending now and wait for every call in progress (used by aclose)."""
-        self._flush()
-        if self._flushes:
-            await asyncio.wait(self._flushes)
+        """Send everything queued now and wait for every reply (used by aclose)."""
+        self._draining = True
+        self._wake.set()
+        while self._pending or self._sends:
+            if self._sends:
+                await asyncio.wait(self._sends)
+            else:
+                await asyncio.sleep(0.001)  # the dispatcher is taking a budget token
 
     def close(self) -> None:
-        """Refuse further confirms (the HTTP client is about to close)."""
+        """Refuse further confirms and stop the dispatcher (the HTTP client is about to close)."""
         self._closed = True
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+        for task in self._sends:
+            task.cancel()
 
-    def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        while self._pending:
+    async def _dispatch(self) -> None:
+        window = self._options.confirm_coalesce_window
+        while True:
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            wait = self._pending[0].queued_at + window - time.monotonic()
+            if len(self._pending) < MAX_BATCH and wait > 0 and not self._draining:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):  # the window is over: send what waits
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                continue
+            await self._api.reserve(urgent=True)  # a confirm has a deadline; a pull can wait
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            task = asyncio.create_task(self._guarded_send(batch), name="vod-confirm")
-            self._flushes.add(task)
-            task.add_done_callback(self._finished)
+            if batch:
+                task = asyncio.create_task(self._send(batch, reserved=True), name="vod-confirm")
+                self._sends.add(task)
+                task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._flushes.discard(task)
+        self._sends.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("VOD confirm task of sub-app %s failed", self._sub_app_id, exc_info=exc)
 
-    async def _guarded_send(self, batch: list[_Confirm]) -> None:
-        try:
-            await self._send(batch)
-        finally:  # a bug or a cancellation must not leave an ack waiting forever
-            for item in batch:
-                item.resolve(SourceUnavailableError("VOD confirm aborted; the event comes again"))
-
-    async def _send(self, batch: list[_Confirm]) -> None:
+    async def _send(self, batch: list[_Confirm], *, reserved: bool = False) -> None:
         attempt = 0
         while batch := self._drop_expired(batch):
             try:
                 await self._api.call(
                     "ConfirmEvents",
                     {"EventHandles": [item.handle for item in batch], "SubAppId": self._sub_app_id},
-                    urgent=True,  # a confirm has a deadline; a pull can wait for the next token
+                    urgent=True,
+                    reserved=reserved,
                 )
             except (VodApiError, VodTransportError) as exc:
                 for item in batch:
@@ -132,8 +147,9 @@ class BatchConfirmer:
             else:
                 self._stats.confirmed += len(batch)
                 for item in batch:
-                    item.resolve()
+                    item.on_confirmed()
                 return
+            reserved = False  # a retry takes a token of its own
             if batch:
                 attempt += 1
                 self._stats.retries += 1
@@ -143,7 +159,7 @@ class BatchConfirmer:
                 )
 
     def _drop_expired(self, batch: list[_Confirm]) -> list[_Confirm]:
-        """Settle the confirms whose window ran out; return the others."""
+        """Count the confirms whose window ran out; return the others."""
         now = time.time()
         live = []
         for item in batch:
@@ -151,21 +167,19 @@ class BatchConfirmer:
                 live.append(item)
             elif item.tried:
                 self._stats.confirm_failures += 1
-                item.resolve(
-                    SourceUnavailableError(
-                        f"VOD confirm for sub-app {self._sub_app_id} kept failing until the "
-                        "event's window ran out; it will be pulled again"
-                    )
+                log.warning(
+                    "VOD confirm for sub-app %s kept failing until the event's window ran out; "
+                    "it will be pulled again",
+                    self._sub_app_id,
                 )
             else:
                 self._late()
-                item.resolve(confirmed=False)
         return live
 
     async def _settle_failed(
         self, batch: list[_Confirm], exc: VodApiError | VodTransportError
     ) -> list[_Confirm]:
-        """Settle what a failed call decided; return the confirms to retry."""
+        """Count what a failed call decided; return the confirms to retry."""
         if isinstance(exc, VodApiError) and exc.code == INVALID_VALUE:
             if len(batch) == 1:
                 self._stats.expired_handles += 1
@@ -174,7 +188,6 @@ class BatchConfirmer:
                     "window had passed; the event will be pulled again",
                     self._sub_app_id,
                 )
-                batch[0].resolve(confirmed=False)
                 return []
             # One dead handle fails the whole call: confirm each alone so the live ones count.
             await asyncio.gather(*(self._send([item]) for item in batch))
@@ -185,8 +198,7 @@ class BatchConfirmer:
             log.info("VOD confirm for sub-app %s failed, retrying: %s", self._sub_app_id, exc)
             return batch
         self._stats.confirm_failures += len(batch)
-        for item in batch:
-            item.resolve(SourceUnavailableError(f"VOD refused the confirm: {exc}"))
+        log.warning("VOD refused a confirm for sub-app %s: %s", self._sub_app_id, exc)
         return []
 
     def _late(self) -> None:

@@ -99,19 +99,20 @@ class VodDelivery:
         return time.time() >= self._deadline
 
     async def ack(self) -> None:
-        """Confirm the event; see BatchConfirmer for late confirms, dead handles and retries.
+        """Queue the confirm of the event and return; see BatchConfirmer for what follows.
 
         Raises:
-            SourceUnavailableError: the confirm kept failing until the window ran out, VOD
-                refused it, or the source was closed. The event will be pulled again.
+            SourceUnavailableError: the source was closed. The event will be pulled again.
         """
         if self._settled:
             return
         self._settled = True
         if self._handle is None:  # nothing to confirm with; VOD decides whether it comes again
             return
-        if await self._confirmer.confirm(self._handle, self._deadline):
-            self._counts.forget(self._body)  # it will not come again
+        self._confirmer.enqueue(self._handle, self._deadline, self._confirmed)
+
+    def _confirmed(self) -> None:
+        self._counts.forget(self._body)  # it will not come again
 
     async def nack(self) -> None:
         """Nothing to send: VOD has no early release; the event returns when its window ends."""

@@ -21,70 +21,33 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from dataclasses import dataclass
 from typing import cast
 
 import aiormq
 import anyio
 import httpx
 import orjson
-from anyio.abc import Process
 
 from adapters.cmq_options import DEFAULT_DELETE_COALESCE_WINDOW_S
 from adapters.cmq_signing import CMQ_PATH, signed_params
+from bench._children import (
+    Result,
+    free_port,
+    measure,
+    run_rabbitmq,
+    start_bridge,
+    stop,
+    wait_for_port,
+)
 from bench._payload import PayloadFactory
-from bench._probe import Names, count, cpu_seconds, declare, delete, load
+from bench._probe import Names, cpu_seconds, declare, delete
 
 SECRET_ID = "AKIDBENCHCMQ000000000000000000000000"
 SECRET_KEY = "bench-cmq-secret-key"  # the emulator's, local only
 BATCH = 16  # BatchSendMessage takes at most 16 bodies
-
-
-@dataclass
-class Result:
-    kind: str
-    msgs_per_s: float
-    cpu_us_per_msg: float
-    other: str = ""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def _wait_for_port(port: int) -> None:
-    with anyio.fail_after(15):
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), 0.2):
-                    return
-            except OSError:
-                await anyio.sleep(0.05)
-
-
-async def _start_bridge(command: list[str], env: dict[str, str] | None = None) -> Process:
-    process = await anyio.open_process(command, stdout=subprocess.PIPE, stderr=None, env=env)
-    assert process.stdout is not None
-    line = await process.stdout.receive(64)
-    if line.strip() != b"ready":
-        raise RuntimeError(f"bridge did not start: {line!r}")
-    return process
-
-
-async def _measure(channel: aiormq.abc.AbstractChannel, queue: str, pid: int, total: int) -> Result:
-    started, cpu0 = time.perf_counter(), cpu_seconds(pid)
-    while await count(channel, queue) < total:  # noqa: ASYNC110 - the broker is polled
-        await anyio.sleep(0.05)
-    elapsed = time.perf_counter() - started
-    return Result("", total / elapsed, (cpu_seconds(pid) - cpu0) / total * 1e6)
 
 
 async def _load_cmq(endpoint: str, queue: str, total: int, bodies: PayloadFactory) -> None:
@@ -113,14 +76,8 @@ async def _load_cmq(endpoint: str, queue: str, total: int, bodies: PayloadFactor
                     group.start_soon(send, http, start)
 
 
-async def _stop(process: Process) -> bytes:
-    process.terminate()
-    await process.wait()
-    return b"".join([chunk async for chunk in process.stdout] if process.stdout else [])
-
-
 async def run_cmq(args: argparse.Namespace, channel: aiormq.Channel, names: Names) -> Result:
-    port, queue = _free_port(), f"bench-{uuid.uuid4().hex[:8]}"
+    port, queue = free_port(), f"bench-{uuid.uuid4().hex[:8]}"
     endpoint = f"http://127.0.0.1:{port}"
     emulator = await anyio.open_process(
         [sys.executable, "-m", "emulators.cmq", "--port", str(port), "--queue", queue,
@@ -128,19 +85,19 @@ async def run_cmq(args: argparse.Namespace, channel: aiormq.Channel, names: Name
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        await _wait_for_port(port)
+        await wait_for_port(port)
         print(f"[cmq] loading {args.messages} messages into the emulator ...", file=sys.stderr)
         await _load_cmq(endpoint, queue, args.messages, PayloadFactory())
         command = [sys.executable, "-m", "bench._cmq_bridge", "--endpoint", endpoint,
                    "--secret-id", SECRET_ID, "--queue", queue, "--url", args.amqp_url,
                    "--exchange", names.exchange, "--batch-size", str(args.batch_size),
                    "--delete-window", str(args.delete_window)]  # fmt: skip
-        bridge = await _start_bridge(command, {**os.environ, "BENCH_CMQ_SECRET_KEY": SECRET_KEY})
+        bridge = await start_bridge(command, {**os.environ, "BENCH_CMQ_SECRET_KEY": SECRET_KEY})
         print("[cmq] running ...", file=sys.stderr)
         emulator_cpu0 = cpu_seconds(emulator.pid)
-        result = await _measure(channel, names.output, bridge.pid, args.messages)
+        result = await measure(channel, names.output, bridge.pid, args.messages)
         emulator_us = (cpu_seconds(emulator.pid) - emulator_cpu0) / args.messages * 1e6
-        stats = orjson.loads((await _stop(bridge)).splitlines()[-1])
+        stats = orjson.loads((await stop(bridge)).splitlines()[-1])
     finally:
         emulator.terminate()
         await emulator.wait()
@@ -149,19 +106,6 @@ async def run_cmq(args: argparse.Namespace, channel: aiormq.Channel, names: Name
         f"emulator CPU {emulator_us:.0f} µs/msg; deleted {stats['deleted']}, "
         f"empty polls {stats['empty_polls']}, late deletes {stats['late_deletes']}"
     )
-    return result
-
-
-async def run_rabbitmq(args: argparse.Namespace, channel: aiormq.Channel, names: Names) -> Result:
-    print(f"[rabbitmq] loading {args.messages} messages ...", file=sys.stderr)
-    await load(channel, names.source, args.messages, PayloadFactory(), uuid.uuid4().hex[:8])
-    command = [sys.executable, "-m", "bench._bridges", "relay", "--url", args.amqp_url,
-               "--source", names.source, "--exchange", names.exchange]  # fmt: skip
-    bridge = await _start_bridge(command)
-    print("[rabbitmq] running ...", file=sys.stderr)
-    result = await _measure(channel, names.output, bridge.pid, args.messages)
-    await _stop(bridge)
-    result.kind = "rabbitmq"
     return result
 
 
@@ -174,7 +118,7 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         results = [await run_cmq(args, channel, names)]
         await channel.queue_purge(names.output)
-        results.append(await run_rabbitmq(args, channel, names))
+        results.append(await run_rabbitmq(args.amqp_url, channel, names, args.messages))
     finally:
         await delete(channel, names)
         await connection.close()

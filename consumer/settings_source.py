@@ -15,7 +15,14 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, StringConstraints, field_validator
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import NoDecode
 
 from consumer.settings_base import DEFAULT_AMQP_URL, Section, check_amqp_url, masked_url
@@ -154,7 +161,7 @@ class VodSourceSettings(Section):
         description="vod: PullEvents+ConfirmEvents per second, this process (0: no cap)",
     )
     concurrent_pulls: int = Field(
-        2, ge=1, le=16, description="vod: PullEvents in flight per sub-app"
+        4, ge=1, le=16, description="vod: PullEvents in flight per sub-app"
     )
     http_timeout_s: float = Field(10.0, gt=0, description="vod: per-request timeout")
     confirm_window_s: float = Field(
@@ -186,6 +193,141 @@ class VodSourceSettings(Section):
         return max_in_flight
 
 
+
+class HttpEndpointSettings(Section):
+    """One callback path of the HTTP source: ``[source.vod]``, ``[source.mps]``, ...
+
+    Every check given must pass: the path's signature (``keys``), a shared secret
+    (``tokens``), the sender's network (``allow_from``). A path with none of them must say
+    ``unauthenticated = true``, so that an open endpoint is never an accident.
+    """
+
+    path: str = Field(
+        pattern=r"^/[^?#\s]*$",
+        description="http: URL path Tencent POSTs this callback to, e.g. /tencent/vod",
+    )
+    keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="http: vod SignKey / mps NotifyKey, comma-separated or a JSON list (several "
+        "while rotating); vod and mps only",
+    )
+    tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="http: shared secrets a request must present (Authorization: Bearer or "
+        "?token=), comma-separated or a JSON list",
+    )
+    allow_from: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list,
+        description="http: networks requests may come from (CIDR), comma-separated or a JSON list",
+    )
+    unauthenticated: bool = Field(
+        False, description="http: serve the path with no check at all (private networks only)"
+    )
+
+    @field_validator("keys", "tokens", "allow_from", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return split_list(value, "values")
+
+    @field_validator("keys", "tokens")
+    @classmethod
+    def _no_empty_secret(cls, values: list[SecretStr]) -> list[SecretStr]:
+        for value in values:
+            secret_not_empty(value)
+        return values
+
+    @model_validator(mode="after")
+    def _checks_something(self) -> HttpEndpointSettings:
+        checked = bool(self.keys or self.tokens or self.allow_from)
+        if checked and self.unauthenticated:
+            raise ValueError(f"{self.path}: unauthenticated contradicts keys/tokens/allow_from")
+        if not checked and not self.unauthenticated:
+            raise ValueError(
+                f"{self.path} checks nothing: set keys, tokens or allow_from, or set "
+                "unauthenticated = true to serve it to anyone who can reach it"
+            )
+        return self
+
+
+class HttpSourceSettings(Section):
+    """Tencent's HTTP push callbacks on a port of their own (``adapters.http_source``).
+
+    One table per kind of callback; a kind without its table is not served (404).
+    """
+
+    kind: Literal["http"]
+    host: str = Field("127.0.0.1", description="http: interface to listen on (0.0.0.0: all)")
+    port: int = Field(9110, ge=0, le=65535, description="http: TCP port (0 picks a free one)")
+    vod: HttpEndpointSettings | None = Field(
+        None, description="http: VOD v3 normal callback (keys: SignKey, Sign=MD5(key+T))"
+    )
+    mps: HttpEndpointSettings | None = Field(
+        None, description="http: MPS URL notification (keys: NotifyKey, Sign=MD5(Timestamp+key))"
+    )
+    vod_v2: HttpEndpointSettings | None = Field(
+        None, description="http: legacy VOD 2.0 callback (no signature: tokens or allow_from)"
+    )
+    cmq: HttpEndpointSettings | None = Field(
+        None, description="http: CMQ topic push subscription (no signature: tokens or allow_from)"
+    )
+    max_body_bytes: int = Field(1024 * 1024, ge=1, description="http: larger bodies get 413")
+    content_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["application/json", "text/plain"],
+        min_length=1,
+        description="http: media types accepted (others 415; a request without one is accepted)",
+    )
+    max_in_progress: int = Field(
+        256, ge=1, le=100_000, description="http: requests handled at once; more get 503"
+    )
+    max_connections: int = Field(1024, ge=1, description="http: open connections at most")
+    request_timeout_s: float = Field(
+        5.0, gt=0, description="http: a request not confirmed by then gets 503 (keep it below "
+        "the sender's timeout)",
+    )  # fmt: skip
+    header_timeout_s: float = Field(10.0, gt=0, description="http: time for a request's head")
+    body_timeout_s: float = Field(5.0, gt=0, description="http: time for a request's body")
+    keep_alive_s: int = Field(5, ge=1, description="http: idle keep-alive connections close")
+    retry_after_s: int = Field(5, ge=1, description="http: Retry-After seconds sent with a 503")
+    max_clock_skew_s: float = Field(
+        300.0, ge=0, description="http: how long after T/Timestamp a signature is still accepted"
+    )
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list,
+        description="http: proxies whose X-Forwarded-For is believed (for allow_from), CIDR",
+    )
+
+    @field_validator("content_types", "trusted_proxies", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return split_list(value, "values")
+
+    @model_validator(mode="after")
+    def _serves_something(self) -> HttpSourceSettings:
+        served = self.paths()
+        if not served:
+            raise ValueError("set at least one of vod, mps, vod_v2, cmq (each with its path)")
+        paths = [endpoint.path for endpoint in served.values()]
+        if len(set(paths)) != len(paths):
+            raise ValueError(f"two callbacks share a path: {sorted(paths)}")
+        for name in ("vod_v2", "cmq"):
+            if name in served and served[name].keys:
+                raise ValueError(f"{name} has no signature scheme: use tokens or allow_from")
+        return self
+
+    def paths(self) -> dict[str, HttpEndpointSettings]:
+        """The callbacks served, by table name (vod, mps, vod_v2, cmq)."""
+        tables = {"vod": self.vod, "mps": self.mps, "vod_v2": self.vod_v2, "cmq": self.cmq}
+        return {name: table for name, table in tables.items() if table is not None}
+
+    def target(self) -> str:
+        """Where the source listens, safe for a log line."""
+        paths = ", ".join(table.path for table in self.paths().values())
+        return f"http://{self.host}:{self.port} paths {paths}"
+
+    def prefetch_for(self, max_in_flight: int) -> int:
+        # Nothing to prefetch: a request waits in the receiver until a relay worker takes it.
+        return max_in_flight
+
 def default_kind(value: Any) -> Any:
     """A ``[source]`` table without ``kind`` is the RabbitMQ one (as before CMQ existed)."""
     if isinstance(value, dict) and "kind" not in value:
@@ -194,6 +336,6 @@ def default_kind(value: Any) -> Any:
 
 
 SourceSettings = Annotated[
-    RabbitSourceSettings | CmqSourceSettings | VodSourceSettings,
+    RabbitSourceSettings | CmqSourceSettings | VodSourceSettings | HttpSourceSettings,
     Field(discriminator="kind", description="where notifications come from"),
 ]

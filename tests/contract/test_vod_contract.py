@@ -14,6 +14,8 @@ from tests.vod_emulator.helpers import MAIN_APP, WINDOW_S, emulator
 
 
 class TestVodSource(SourceContract):
+    fast_path = True  # SDK-signed requests over the lean HTTP client (adapters.vod_api)
+
     # A nack or a close only lets the window lapse: redelivery takes the confirm window.
     redelivery_timeout_s = WINDOW_S + 3
     # Longer than the window, so a confirm that silently failed would show up as a redelivery.
@@ -25,6 +27,10 @@ class TestVodSource(SourceContract):
             running.inject(MAIN_APP, [orjson.loads(body) for body in bodies])
 
             async def open_source() -> VodSource:
-                return await VodSource.connect(source_options(running))
+                return await VodSource.connect(source_options(running, fast_path=self.fast_path))
 
             yield open_source
+
+
+class TestVodSourcePlainPath(TestVodSource):
+    fast_path = False  # the SDK's public client: what runs when the fast path is not in place

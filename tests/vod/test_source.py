@@ -10,6 +10,7 @@ import anyio
 import orjson
 import pytest
 
+from adapters import vod_api
 from adapters.vod import VodDelivery, VodSource
 from consumer.errors import ConfigurationError
 from emulators.vod import Credential, FaultKind, FaultRule, FaultSettings
@@ -31,11 +32,10 @@ async def test_acks_are_confirmed_in_batches_of_at_most_16_and_nothing_comes_aga
     async with emulator() as running:
         running.inject(MAIN_APP, [event(n) for n in range(40)])
         async with aclosing(await VodSource.connect(source_options(running))) as source:
-            deliveries = await receive_all(source, 40)
-            async with anyio.create_task_group() as group:
-                for delivery in deliveries:
-                    group.start_soon(delivery.ack)
+            for delivery in await receive_all(source, 40):
+                await delivery.ack()  # queued: returns before VOD answered
             stats = source.stats[MAIN_APP]
+            await wait_until(lambda: stats.confirmed == 40)
         counts = running.counts(MAIN_APP)
         confirms = running.app.requests["ConfirmEvents"]
     assert (counts.confirmed, counts.pullable, counts.leased) == (40, 0, 0)
@@ -87,10 +87,10 @@ async def test_dead_handles_on_confirm_are_counted_not_fatal() -> None:
         async with aclosing(await VodSource.connect(options)) as source:
             deliveries = await receive_all(source, 2)
             running.expire_leases(MAIN_APP)
-            async with anyio.create_task_group() as group:
-                for delivery in deliveries:
-                    group.start_soon(delivery.ack)
+            for delivery in deliveries:
+                await delivery.ack()
             stats = source.stats[MAIN_APP]
+            await wait_until(lambda: stats.expired_handles == 2)
     assert stats.expired_handles == 2
     assert stats.confirmed == 0
 
@@ -132,6 +132,7 @@ async def test_confirm_failures_are_retried_within_the_window() -> None:
             for delivery in await receive_all(source, 20):
                 await delivery.ack()
             stats = source.stats[MAIN_APP]
+            await wait_until(lambda: stats.confirmed == 20, timeout_s=5)
         counts = running.counts(MAIN_APP)
     assert counts.confirmed == 20
     assert stats.retries > 0
@@ -162,6 +163,7 @@ async def test_two_sub_apps_are_polled_independently_by_one_source() -> None:
             for delivery in deliveries:
                 await delivery.ack()
             stats = source.stats
+            await wait_until(lambda: stats[MAIN_APP].confirmed + stats[OTHER_APP].confirmed == 12)
         counts = {app: running.counts(app).confirmed for app in (MAIN_APP, OTHER_APP)}
     sources = sorted(d.info.source for d in deliveries)
     assert sources == [f"vod:{MAIN_APP}"] * 5 + [f"vod:{OTHER_APP}"] * 7
@@ -221,3 +223,22 @@ async def test_wrong_token_is_an_auth_failure_at_connect() -> None:
         options = source_options(running, secret_key="k-2", token="stale-token")
         with pytest.raises(ConfigurationError, match=r"AuthFailure\.TokenFailure"):
             await VodSource.connect(options)
+
+
+async def test_sdk_without_the_signing_step_falls_back_to_the_plain_path_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An SDK upgrade that moved the step the fast path relies on costs speed, not correctness:
+    one WARNING names the SDK version, and events still flow through the SDK's public client."""
+    monkeypatch.setattr(vod_api, "_SIGNING_STEP", "_build_req_with_tc3_signature_renamed")
+    async with emulator() as running:
+        running.inject(MAIN_APP, event(1))
+        options = source_options(running, fast_path=True)
+        async with aclosing(await VodSource.connect(options)) as source:
+            (delivery,) = await receive_all(source, 1)
+            await delivery.ack()
+            await wait_until(lambda: running.counts(MAIN_APP).confirmed == 1)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("the request-signing step of tencentcloud-sdk-python 3.")
+    assert "take the SDK's public client" in warnings[0]
