@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import logging
 import os
-import signal
 import sys
 
 import anyio
@@ -23,14 +22,7 @@ import orjson
 
 from adapters.vod import VodSource, VodSourceOptions
 from bench._bridges import connect_bench_sink
-from consumer.relay import RelayOptions, run_relay
-
-
-async def _wait_for_signal(stop: anyio.Event) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for _ in signals:
-            stop.set()
-            return
+from bench._polled_bridge import relay_until_stopped
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -45,14 +37,7 @@ async def run(args: argparse.Namespace) -> None:
             concurrent_pulls=args.concurrent_pulls,
         )
     )
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(_wait_for_signal, stop)
-        print("ready", flush=True)
-        await run_relay(source, sink, RelayOptions(max_in_flight=args.max_in_flight), stop=stop)
-        group.cancel_scope.cancel()
-    await source.aclose()
-    await sink.aclose()
+    await relay_until_stopped(source, sink, args.max_in_flight)
     stats = dataclasses.asdict(source.stats[args.sub_app_id])
     print(orjson.dumps(stats).decode(), flush=True)
 

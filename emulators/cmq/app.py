@@ -25,22 +25,18 @@ from emulators.cmq.config import EmulatorConfig, FaultKind, FaultSettings
 from emulators.cmq.errors import CmqApiError
 from emulators.cmq.faults import FaultInjector
 from emulators.cmq.registry import QueueRegistry
+from emulators.serving import drop_response, read_body, respond
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-MAX_REQUEST_BYTES = 16 * 1024 * 1024
 _FAULT_CODES = {
     FaultKind.THROTTLED: (4420, "(10250)qps limit exceeded"),
     FaultKind.FREQUENCY_LIMIT: (4480, "(10460)interface frequency limit exceeded"),
     FaultKind.INTERNAL: (6000, "(10050)internal error"),
 }
-
-
-class ResponseDropped(Exception):  # noqa: N818 - a deliberate outcome, not an error
-    """Raised after the status line went out: the server then closes the connection mid-reply."""
 
 
 class CmqEmulatorApp:
@@ -74,7 +70,7 @@ class CmqEmulatorApp:
         if method not in ("GET", "POST"):
             await _plain(send, 405, b"Method Not Allowed")
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             await _plain(send, 413, b"Request Entity Too Large")
             return
@@ -99,14 +95,14 @@ class CmqEmulatorApp:
             return
         if fault is FaultKind.TIMEOUT:
             await self._hold()
-            await _drop(send)
+            await drop_response(send)
         fault_code = _FAULT_CODES.get(fault) if fault is not None else None
         if fault_code is not None:
             await self._reply(send, _error(CmqApiError(*fault_code)))
             return
         fields = await self._perform(action_name, params, method, host)
         if fault is FaultKind.DROP_RESPONSE:
-            await _drop(send)
+            await drop_response(send)
         await self._reply(send, fields)
 
     async def _perform(
@@ -130,39 +126,12 @@ class CmqEmulatorApp:
         reply = {"code": fields.pop("code"), "message": fields.pop("message")}
         reply["requestId"] = str(next(self._request_ids))
         reply.update(fields)
-        await _respond(send, 200, b"application/json; charset=utf-8", orjson.dumps(reply))
+        await respond(send, 200, b"application/json; charset=utf-8", orjson.dumps(reply))
 
 
 def _error(exc: CmqApiError) -> Fields:
     return {"code": exc.code, "message": exc.message, **exc.extra}
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _respond(send: Send, status: int, content_type: bytes, body: bytes) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _plain(send: Send, status: int, body: bytes) -> None:
-    await _respond(send, status, b"text/html; charset=utf-8", body)
-
-
-async def _drop(send: Send) -> None:
-    """Announce a body, then abort: the client sees the connection close mid-response."""
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"64")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    raise ResponseDropped
+    await respond(send, status, b"text/html; charset=utf-8", body)

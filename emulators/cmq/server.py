@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from adapters.cmq_signing import CMQ_PATH
-from emulators.cmq.app import CmqEmulatorApp, ResponseDropped
+from emulators.cmq.app import CmqEmulatorApp
 from emulators.cmq.config import EmulatorConfig, FaultSettings
 from emulators.cmq.queue import EmulatedQueue
-from emulators.serving import serve_blocking, serve_in_background
+from emulators.serving import ResponseDropped, serve_blocking, serve_in_background
 
 
 @dataclass(frozen=True, slots=True)
