@@ -7,11 +7,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY consumer ./consumer
 COPY adapters ./adapters
 COPY emulators ./emulators
-RUN pip install . && useradd --system --uid 10001 --no-create-home bridge
+# The versions the tests ran with (constraints.txt), not whatever pyproject's ranges admit today.
+RUN pip install -c constraints.txt . && useradd --system --uid 10001 --no-create-home bridge
 
 USER bridge
 # Status endpoints (/metrics, /healthz, /readyz); listen on all interfaces inside the container.

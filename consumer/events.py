@@ -1,7 +1,19 @@
 """The media event schema, version 1: a CloudEvents 1.0 event in JSON structured mode.
 
 One schema for every Tencent format (VOD v3, VOD legacy v2, MPS, MPS live). Subscribers read
-``data``; ``data.raw`` keeps the vendor's own object so nothing the vendor said is lost.
+``data``; ``data.raw`` keeps the vendor's own object so nothing the vendor said is lost (except
+credentials, which are redacted: see ``consumer.redact``).
+
+Empty values, one rule wherever an event is written (the wire body, ``media-bridge normalize``,
+the golden files, the JSON Schema):
+
+* the optional CloudEvents attributes ``subject`` and ``time`` are absent when there is no
+  value, never null (CloudEvents has no null attribute; its SDKs refuse ``"time": null``);
+* every field these models define inside ``data`` is always present, null when the vendor did
+  not say: a subscriber reads ``data["file_id"]`` without guarding against a missing key, and
+  the JSON Schema lists every such field as required;
+* the open objects (``raw``, ``input``, ``results[].output``) hold only the keys that have a
+  value: they are the vendor's own objects (or mappings of them) with null fields removed.
 
 Units in ``metadata``: ``size`` bytes, ``duration``/``video_duration``/``audio_duration`` seconds,
 ``bitrate`` bits per second (as the vendor reports it), ``width``/``height`` pixels, ``fps`` frames
@@ -14,9 +26,13 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 SCHEMA_VERSION: Literal[1] = 1
-DATASCHEMA_URI = "https://github.com/media-event-bridge/schema/media-event-v1.json"
+# A URN, not a URL: nothing serves the schema at an address, and a dataschema that looks
+# fetchable but 404s misleads. It names the committed schema/media-event-v1.json (its ``$id``).
+# The event id does not depend on it (see consumer.identity).
+DATASCHEMA_URI = "urn:media-event-bridge:schema:media-event:v1"
 EVENT_CONTENT_TYPE: Literal["application/json"] = "application/json"
 CLOUDEVENTS_MEDIA_TYPE = "application/cloudevents+json"
 
@@ -25,7 +41,11 @@ WireFormat = Literal["vod-v3", "vod-v2", "mps", "mps-live"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Serialization-mode JSON Schema: a field with a default is still always written, so it is
+    # required there (only the optional CloudEvents attributes below opt out).
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_serialization_defaults_required=True
+    )
 
 
 class VideoStream(_Model):
@@ -75,13 +95,19 @@ class TaskResult(_Model):
         default_factory=list, description="URLs or object paths the subtask produced"
     )
     output: dict[str, Any] | None = Field(
-        default=None, description="the rest of the vendor's output object, unchanged"
+        default=None,
+        description="the rest of the vendor's output object (null fields removed, "
+        "credentials redacted)",
     )
     succeeded: bool = Field(description="the subtask finished without error")
 
 
 class MediaEventData(_Model):
-    """The ``data`` of every media event."""
+    """The ``data`` of every media event.
+
+    Every field is always present, null when the vendor did not say; the open objects ``raw``,
+    ``input`` and ``results[].output`` hold only the keys that have a value.
+    """
 
     schema_version: Literal[1] = SCHEMA_VERSION
     vendor: Vendor
@@ -97,7 +123,9 @@ class MediaEventData(_Model):
     file_name: str | None = None
     file_url: str | None = None
     input: dict[str, Any] | None = Field(
-        default=None, description="where the task read from, e.g. {type: COS, bucket, region, object}"
+        default=None,
+        description="where the task read from, e.g. {type: COS, bucket, region, object}; "
+        "only the keys that have a value",
     )
     metadata: MediaMetadata | None = None
     results: list[TaskResult] = Field(default_factory=list)
@@ -105,8 +133,21 @@ class MediaEventData(_Model):
     session_id: str | None = None
     session_context: str | None = None
     raw: dict[str, Any] = Field(
-        description="the vendor event object (null fields and delivery handles removed)"
+        description="the vendor event object (null fields and delivery handles removed, "
+        "credentials redacted)"
     )
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def _absent_not_null(schema: JsonDict) -> None:
+    """Schema of an optional attribute: its value's own type, no null branch, no null default."""
+    schema.pop("default", None)
+    branches = schema.pop("anyOf")
+    assert isinstance(branches, list)
+    schema.update(next(b for b in branches if isinstance(b, dict) and b != {"type": "null"}))
 
 
 class MediaEvent(_Model):
@@ -114,15 +155,25 @@ class MediaEvent(_Model):
 
     ``id`` is deterministic (see ``consumer.identity``): the same vendor event gets the same id
     whichever wrapper or source it came through and however often it is redelivered.
+    ``subject`` and ``time`` are left out of the serialization when they have no value.
     """
 
     specversion: Literal["1.0"] = "1.0"
     id: str
     source: str = Field(description="/tencentcloud/vod or /tencentcloud/mps")
     type: str = Field(description="com.tencentcloud.<vendor>.<EventType>.v1")
-    subject: str | None = Field(default=None, description="the task id, or the file id")
+    subject: str | None = Field(
+        default=None,
+        min_length=1,  # CloudEvents: a subject, when present, is a non-empty string
+        exclude_if=_is_none,
+        json_schema_extra=_absent_not_null,
+        description="the task id, or the file id; absent when the event has neither",
+    )
     time: datetime | None = Field(
-        default=None, description="the vendor's own event time, when the payload has one"
+        default=None,
+        exclude_if=_is_none,
+        json_schema_extra=_absent_not_null,
+        description="the vendor's own event time (RFC 3339), absent when the payload has none",
     )
     datacontenttype: Literal["application/json"] = EVENT_CONTENT_TYPE
     dataschema: str = DATASCHEMA_URI

@@ -3,7 +3,9 @@
 ``normalize(body)`` checks limits, decodes JSON, unwraps envelopes and batches
 (``consumer.envelope``), detects the wire format of each vendor event, runs that format's parser
 (``consumer.formats``) and wraps the result as a CloudEvent with a deterministic id
-(``consumer.identity``). It performs no I/O and raises only :class:`PayloadError`.
+(``consumer.identity``). Credentials in the vendor object are redacted before it is parsed
+(``consumer.redact``); the id is computed from the object as the vendor sent it. It performs
+no I/O and raises only :class:`PayloadError`.
 
 A batch is all-or-nothing: if one element can't be normalized the whole body is rejected with
 an error naming that element, so the relay parks the body intact (nothing is lost or split).
@@ -33,6 +35,7 @@ from consumer.formats.mps import parse_mps, parse_mps_live
 from consumer.formats.vod_v2 import parse_vod_v2
 from consumer.formats.vod_v3 import parse_vod_v3
 from consumer.identity import event_id
+from consumer.redact import redact_secrets
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # TDMQ-CMQ's message size limit
 DEFAULT_MAX_DEPTH = 48  # real payloads nest < 15 levels; this stops pathological bodies early
@@ -115,9 +118,12 @@ def _normalize_element(element: Element, has_nulls: bool = True) -> NormalizedEv
     canonical = without_keys(element.event, DELIVERY_KEYS)
     if has_nulls:
         canonical = strip_nulls(canonical)
+    # Parsers get the redacted object, so nothing made from it (raw, input, outputs) holds a
+    # credential; the id below still hashes the object as sent, so ids don't change.
+    redacted = redact_secrets(canonical)
     try:
-        wire_format = detect_format(canonical)
-        parsed = _PARSERS[wire_format](canonical)
+        wire_format = detect_format(redacted)
+        parsed = _PARSERS[wire_format](redacted)
     except PayloadError as exc:
         if element.where == "body":
             raise
@@ -130,10 +136,11 @@ def _normalize_element(element: Element, has_nulls: bool = True) -> NormalizedEv
         MediaEvent,
         {
             "specversion": "1.0",
-            "id": event_id(vendor, data.event_type, data.raw),
+            "id": event_id(vendor, data.event_type, canonical),
             "source": f"/tencentcloud/{vendor}",
             "type": f"com.tencentcloud.{vendor}.{data.event_type}.v1",
-            "subject": data.task_id or data.file_id,
+            # CloudEvents: a subject is non-empty or absent.
+            "subject": data.task_id or data.file_id or None,
             "time": parsed.time,
             "datacontenttype": EVENT_CONTENT_TYPE,
             "dataschema": DATASCHEMA_URI,

@@ -1,4 +1,8 @@
-"""``media-bridge normalize``: print the CloudEvents made from notification files, one per line."""
+"""``media-bridge normalize``: print the CloudEvents made from notification files, one per line.
+
+Each line is the event exactly as the relay publishes it (``consumer.outbound.structured_json``):
+one serialization, so what this prints is what subscribers receive.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from typing import BinaryIO, TextIO
 import orjson
 
 from consumer.errors import PayloadError
+from consumer.events import NormalizedEvent
 from consumer.normalize import Limits, normalize
+from consumer.outbound import structured_json
 
 EXIT_OK = 0
 EXIT_SOME_REJECTED = 1  # at least one input could not be normalized (named on stderr)
@@ -42,12 +48,16 @@ def run_normalize(
             status = max(status, EXIT_SOME_REJECTED)
             continue
         for item in events:
-            payload = item.model_dump(mode="json") if with_handles else item.event.model_dump(
-                mode="json"
-            )
-            stdout.write(orjson.dumps(payload).decode() + "\n")
+            line = with_handle(item) if with_handles else structured_json(item.event)
+            stdout.write(line.decode() + "\n")
     stdout.flush()
     return status
+
+
+def with_handle(item: NormalizedEvent) -> bytes:
+    """``{"event": <the published event>, "event_handle": <handle or null>}``."""
+    handle = orjson.dumps(item.event_handle)
+    return b'{"event":' + structured_json(item.event) + b',"event_handle":' + handle + b"}"
 
 
 def main_normalize(inputs: Sequence[str], limits: Limits, with_handles: bool) -> int:

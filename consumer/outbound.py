@@ -1,25 +1,33 @@
 """Media events and parked bodies as transport-neutral :class:`OutboundMessage`s (pure).
 
 Events (destination ``EVENTS``)
-    * body: the CloudEvent in JSON *structured* mode (``application/cloudevents+json``), null
-      attributes left out as CloudEvents requires; subscribers need only the body.
+    * body: the CloudEvent in JSON *structured* mode (``application/cloudevents+json``), written
+      by :func:`structured_json` - the one serialization of an event, also what
+      ``media-bridge normalize`` prints: optional attributes without a value (``subject``,
+      ``time``) absent, every ``data`` field present (null when unknown). Subscribers need only
+      the body; the CloudEvents SDKs' JSON format reads it.
     * ``message_id`` = the CloudEvents ``id`` (deterministic, so redeliveries can be deduplicated),
       ``type`` = the CloudEvents ``type``.
     * headers: a copy of the context attributes as ``ce-<attribute>`` (``ce-id``, ``ce-source``,
-      ``ce-type``, ``ce-specversion``, ``ce-subject``, ``ce-time``, ``ce-dataschema``) so a
-      RabbitMQ headers binding or a log line can use them without parsing the body. AMQP 0-9-1
-      has no official CloudEvents binding (the AMQP binding's ``cloudEvents_`` prefix is for
-      AMQP 1.0 application properties); ``ce-`` is what Knative eventing-rabbitmq and the
-      cloudevents SDKs' RabbitMQ support read, and what the HTTP and Kafka bindings use.
+      ``ce-type``, ``ce-specversion``, ``ce-datacontenttype``, ``ce-dataschema``, and
+      ``ce-subject``/``ce-time`` when the event has them) so a RabbitMQ headers binding or a log
+      line can use them without parsing the body. AMQP 0-9-1 has no binding in the CloudEvents
+      spec itself (its AMQP binding's ``cloudEvents_`` prefix is for AMQP 1.0 application
+      properties); ``ce-`` is what the RabbitMQ binding of Knative eventing-rabbitmq and of the
+      CloudEvents Python SDK (``cloudevents.core.bindings.rabbitmq``) read, and what the HTTP and
+      Kafka bindings use. In structured mode that binding reads the body and ignores the headers.
     * routing key: ``<vendor>.<event_type>.<status>``, e.g. ``vod.ProcedureStateChanged.FINISH``,
       ``vod.NewFileUpload.NONE``, ``mps.WorkflowTask.FINISH``. A missing or empty part becomes
       ``NONE``; ``.``, ``#``, ``*`` and whitespace inside a part become ``_`` so every key has
       exactly three words and topic bindings like ``vod.#`` or ``*.*.FINISH`` work as expected.
 
 Parked bodies (destination ``PARKING``)
-    * body: the source body byte for byte, so it can be replayed after a fix;
+    * body: the source body byte for byte, so it can be replayed after a fix - credentials
+      included (an MPS task's ``S3SecretKey``...): events are redacted, parked bodies are not, so
+      only operators who replay may read the parking queue;
     * routing key: the reason (a :class:`~consumer.errors.PayloadReason` value, ``unroutable``,
-      or ``internal_error`` when normalizing the body hit a bug of ours);
+      ``internal_error`` when normalizing the body hit a bug of ours, or ``too_many_deliveries``
+      when the source handed it out more often than the poison cap allows);
     * ``message_id``: a uuid5 of the body (the same body parked twice gets the same id);
     * headers ``x-park-reason``, ``x-park-detail``, ``x-source``, ``x-delivery-id``,
       ``x-delivery-count``, ``x-parked-at`` (ISO 8601 UTC) and ``x-original-content-type`` when
@@ -41,6 +49,7 @@ from consumer.ports import DeliveryInfo, Destination, OutboundMessage
 HEADER_PREFIX = "ce-"
 UNROUTABLE_REASON = "unroutable"
 INTERNAL_ERROR_REASON = "internal_error"  # normalizing raised something other than PayloadError
+TOO_MANY_DELIVERIES_REASON = "too_many_deliveries"  # the poison cap (RelayOptions.max_deliveries)
 PARKED_TYPE = "media-bridge.parked"
 PARKED_CONTENT_TYPE = "application/octet-stream"
 MISSING_PART = "NONE"
@@ -49,7 +58,6 @@ MAX_DETAIL_CHARS = 1000
 
 _PARKED_NAMESPACE = uuid.UUID("0e5d7bb4-8a53-5c0f-bd44-5f0f7a1d2c11")
 _UNSAFE = re.compile(r"[.#*\s]")
-_CE_HEADER_ATTRIBUTES = ("id", "source", "type", "specversion", "subject", "time", "dataschema")
 
 
 def event_message(normalized: NormalizedEvent) -> OutboundMessage:
@@ -67,28 +75,31 @@ def event_message(normalized: NormalizedEvent) -> OutboundMessage:
 
 
 def structured_json(event: MediaEvent) -> bytes:
-    """The CloudEvent in JSON structured mode, null attributes and fields left out.
+    """The CloudEvent in JSON structured mode: the one serialization of an event.
 
-    Same bytes as ``event.model_dump_json(exclude_none=True)`` (a test holds them equal), but
-    built by orjson straight from the models' fields: pydantic's serializer (even its dict
-    output, for orjson to encode) was the slowest step of building an outbound message. A
-    model's fields are its ``__dict__``, in declaration order; ``time``, the one field orjson
-    would write differently (``+00:00`` for ``Z``), goes through pydantic's own serializer.
+    Same bytes as ``event.model_dump_json()`` (a test holds them equal), but built by orjson
+    straight from the models' fields: pydantic's serializer (even its dict output, for orjson
+    to encode) was the slowest step of building an outbound message. A model's fields are its
+    ``__dict__``, in declaration order. Only the envelope loses its ``None`` values (``subject``
+    and ``time``, the optional attributes - the only envelope fields that can be ``None``);
+    nested models are written whole, nulls included (the ``data`` rule, see consumer.events).
+    ``time``, the one field orjson would write differently (``+00:00`` for ``Z``), goes through
+    pydantic's own serializer.
     """
     envelope = {key: value for key, value in event.__dict__.items() if value is not None}
     time = envelope.get("time")
     if time is not None:
         envelope["time"] = _TIME_JSON.dump_python(time, mode="json")
-    return orjson.dumps(envelope, default=_fields_without_nones)
+    return orjson.dumps(envelope, default=_model_fields)
 
 
 _TIME_JSON: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 
-def _fields_without_nones(value: object) -> dict[str, object]:
-    """orjson's fallback for the nested models (data, metadata, streams, results)."""
+def _model_fields(value: object) -> dict[str, object]:
+    """orjson's fallback for the nested models (data, metadata, streams, results): every field."""
     if isinstance(value, BaseModel):
-        return {key: item for key, item in value.__dict__.items() if item is not None}
+        return value.__dict__
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -106,6 +117,7 @@ def cloudevents_headers(event: MediaEvent) -> dict[str, str | int]:
         "ce-source": event.source,
         "ce-type": event.type,
         "ce-specversion": event.specversion,
+        "ce-datacontenttype": event.datacontenttype,
         "ce-dataschema": event.dataschema,
     }
     if event.subject is not None:

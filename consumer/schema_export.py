@@ -1,7 +1,11 @@
 """The JSON Schema of the media event, generated from the pydantic models.
 
-The committed copy lives at ``schema/media-event-v1.json``; ``tests/test_schema_file.py`` fails
-when it is stale. Regenerate with ``media-bridge schema > schema/media-event-v1.json``.
+It describes events as published (pydantic's serialization mode): every field that is always
+written is required, ``subject`` and ``time`` may be absent but are never null. Its ``$id`` is
+the ``dataschema`` URN every event carries. The committed copy lives at
+``schema/media-event-v1.json``; ``tests/test_schema_file.py`` fails when it is stale and checks
+every sample's published event against it. Regenerate with
+``media-bridge schema > schema/media-event-v1.json``.
 """
 
 from __future__ import annotations

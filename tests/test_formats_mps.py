@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -204,3 +205,22 @@ def test_mps_live_unknown_notification_type_is_unknown_event_type() -> None:
         normalize(orjson.dumps({"NotificationType": "Teleport", "TaskId": "x"}))
     assert caught.value.reason is PayloadReason.UNKNOWN_EVENT_TYPE
     assert "Teleport" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("finish_time", "expected"),
+    [
+        ("2024-05-01T08:00:00Z", datetime(2024, 5, 1, 8, 0, tzinfo=UTC)),
+        ("2024-05-01T16:00:00+08:00", datetime(2024, 5, 1, 8, 0, tzinfo=UTC)),
+        ("2024-05-01T08:00:00", None),  # no offset: no instant, so no CloudEvents time
+    ],
+)
+def test_mps_finish_time_is_the_event_time_only_with_an_offset(
+    finish_time: str, expected: datetime | None
+) -> None:
+    """A FinishTime with Z or an offset is the event's time; one without is left out."""
+    doc = _sample(FAILED_SUBTASK)
+    doc["WorkflowTaskEvent"]["FinishTime"] = finish_time
+    event = _event(doc).event
+    assert event.time == expected
+    assert event.data.raw["WorkflowTaskEvent"]["FinishTime"] == finish_time

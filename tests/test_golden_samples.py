@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 import pytest
 
 from consumer.errors import PayloadError, PayloadReason
 from consumer.normalize import normalize
+from consumer.normalize_command import with_handle
 from tests.golden.cases import (
     GOLDEN_DIR,
     NON_NOTIFICATIONS,
@@ -23,7 +25,8 @@ GOLDEN_SOURCES = [*notification_samples(), *seed_fixtures()]
 
 
 def _actual(source: Path) -> list[dict[str, object]]:
-    return [event.model_dump(mode="json") for event in normalize(source.read_bytes())]
+    """The events as published (and as `media-bridge normalize --with-handles` prints them)."""
+    return [orjson.loads(with_handle(item)) for item in normalize(source.read_bytes())]
 
 
 @pytest.mark.parametrize("source", GOLDEN_SOURCES, ids=lambda path: path.stem)

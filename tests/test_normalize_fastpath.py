@@ -157,7 +157,7 @@ def _check(body: bytes) -> int:
             with pytest.raises(orjson.JSONEncodeError):
                 orjson.dumps(validated.event.model_dump())
             continue
-        assert encoded == validated.event.model_dump_json(exclude_none=True).encode()
+        assert encoded == validated.event.model_dump_json().encode()
     return len(events)
 
 

@@ -1,10 +1,18 @@
-"""``media-bridge normalize``: its limits must be positive whole numbers."""
+"""``media-bridge normalize``: limits must be positive whole numbers; what `--with-handles` prints."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+import orjson
 import pytest
 
 from consumer.cli import build_parser, main
+from consumer.normalize import DEFAULT_LIMITS, normalize
+from consumer.normalize_command import run_normalize
+from consumer.outbound import event_message
+from tests.samples import sample
 
 
 @pytest.mark.parametrize(
@@ -30,3 +38,23 @@ def test_positive_limits_are_taken() -> None:
     """The smallest allowed limits are 1."""
     args = build_parser().parse_args(["normalize", "--max-depth", "1", "--max-body-bytes", "1"])
     assert (args.max_depth, args.max_body_bytes) == (1, 1)
+
+
+def test_with_handles_wraps_the_published_event_and_its_handle(tmp_path: Path) -> None:
+    """`--with-handles` prints {event, event_handle}; the event is the published body itself."""
+    pull = tmp_path / "pull.json"
+    pull.write_bytes(sample("vod__ProcedureStateChanged__pullevents-response-v3.json"))
+    stdout, stderr = io.StringIO(), io.StringIO()
+    status = run_normalize(
+        [str(pull)], DEFAULT_LIMITS, with_handles=True, stdin=io.BytesIO(), stdout=stdout,
+        stderr=stderr,
+    )
+    [line] = stdout.getvalue().splitlines()
+    [item] = normalize(pull.read_bytes())
+    assert status == 0
+    assert stderr.getvalue() == ""
+    assert item.event_handle
+    assert line.encode() == (
+        b'{"event":' + event_message(item).body
+        + b',"event_handle":' + orjson.dumps(item.event_handle) + b"}"
+    )

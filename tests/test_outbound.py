@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from consumer.events import MediaEvent, MediaEventData
+from consumer.events import MediaEvent, MediaEventData, NormalizedEvent
 from consumer.normalize import normalize
 from consumer.outbound import event_message, parking_message, routing_key
 from consumer.ports import DeliveryInfo, Destination
@@ -51,7 +51,7 @@ def test_routing_key_is_vendor_type_status_with_safe_words(
 
 
 def test_event_message_is_the_structured_cloudevent() -> None:
-    """Body is the CloudEvent JSON without nulls; id, type and ce- headers match it."""
+    """Body is the CloudEvent JSON; id, type and ce- headers (datacontenttype too) match it."""
     [normalized] = normalize(NEW_FILE_UPLOAD)
     message = event_message(normalized)
     body = orjson.loads(message.body)
@@ -60,12 +60,41 @@ def test_event_message_is_the_structured_cloudevent() -> None:
     assert body["id"] == message.message_id == normalized.event.id
     assert body["type"] == message.type == normalized.event.type
     assert body["specversion"] == "1.0"
+    assert message.headers == {
+        "ce-id": body["id"],
+        "ce-source": body["source"],
+        "ce-type": body["type"],
+        "ce-specversion": "1.0",
+        "ce-subject": body["subject"],
+        "ce-datacontenttype": "application/json",
+        "ce-dataschema": "urn:media-event-bridge:schema:media-event:v1",
+    }
+    assert body["datacontenttype"] == "application/json"
+    assert body["dataschema"] == message.headers["ce-dataschema"]
+
+
+def test_optional_attributes_without_a_value_are_absent_and_data_fields_are_null() -> None:
+    """No subject, no time: neither key nor header; data keeps every field, null when unknown."""
+    event = media_event("vod", "NewFileUpload", None)
+    message = event_message(NormalizedEvent(event=event))
+    body = orjson.loads(message.body)
+    assert "subject" not in body
+    assert "time" not in body
     assert None not in body.values()
-    assert message.headers["ce-id"] == body["id"]
-    assert message.headers["ce-source"] == body["source"]
-    assert message.headers["ce-type"] == body["type"]
-    assert message.headers["ce-specversion"] == "1.0"
-    assert all(name.startswith("ce-") for name in message.headers)
+    assert not {"ce-subject", "ce-time"} & set(message.headers)
+    assert list(body["data"]) == list(MediaEventData.model_fields)
+    assert body["data"]["status"] is None
+    assert body["data"]["metadata"] is None
+    assert body["data"]["results"] == []
+
+
+def test_event_time_is_the_same_instant_in_body_and_header() -> None:
+    """``time`` is RFC 3339 with Z for UTC, in the body and the ce-time header alike."""
+    when = datetime(2024, 5, 1, 8, 0, 0, 250000, tzinfo=UTC)
+    event = media_event("vod", "NewFileUpload", None).model_copy(update={"time": when})
+    message = event_message(NormalizedEvent(event=event))
+    assert orjson.loads(message.body)["time"] == "2024-05-01T08:00:00.250000Z"
+    assert message.headers["ce-time"] == "2024-05-01T08:00:00.250000Z"
 
 
 def test_parking_message_keeps_the_body_and_says_why() -> None:
@@ -105,7 +134,7 @@ def test_parking_message_id_is_stable_per_body() -> None:
 
 
 def test_structured_body_is_byte_for_byte_the_pydantic_serialization() -> None:
-    """The fast body serializer produces exactly what pydantic's own JSON dump would."""
+    """The fast body serializer produces exactly what pydantic's own JSON dump does."""
     from consumer.errors import PayloadError
     from consumer.outbound import structured_json
     from tests.samples import sample_files
@@ -117,7 +146,7 @@ def test_structured_body_is_byte_for_byte_the_pydantic_serialization() -> None:
         except PayloadError:  # the non-notification samples: covered by the golden tests
             continue
         for item in events:
-            expected = item.event.model_dump_json(exclude_none=True).encode()
+            expected = item.event.model_dump_json().encode()
             assert structured_json(item.event) == expected, path.name
             checked += 1
     assert checked >= 50

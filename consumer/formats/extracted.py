@@ -60,14 +60,21 @@ def task_ok(
 
 
 def parse_time(value: Any, where: str) -> datetime | None:
-    """An ISO 8601 vendor time ("2022-09-15T09:56:22Z") as an aware datetime."""
+    """An ISO 8601 vendor time ("2022-09-15T09:56:22Z") as an aware datetime.
+
+    A time without a UTC offset gives None: it names no instant (Tencent writes "Z" or an
+    offset), and the event's ``time`` must be RFC 3339, which has one - CloudEvents SDKs refuse
+    a naive time. ``raw`` still has the vendor's text.
+    """
     if value is None:
         return None
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            return parsed if parsed.tzinfo is not None else None
     raise PayloadError(PayloadReason.INVALID_FIELD, f"{where} should be an ISO 8601 time")
 
 

@@ -1,5 +1,8 @@
 """Write tests/golden/{samples,seeds}/*.expected.json from the current normalizer.
 
+Each file holds ``{"event": <the event as published>, "event_handle": ...}`` per event: the
+bytes the relay sends (``consumer.outbound.structured_json``), so a change of the wire shows.
+
 Usage: ``.venv/bin/python -m tests.golden.regenerate``. The output is a proposal: review every
 changed file (status, succeeded, err_code, outputs, event_type) before keeping it.
 """
@@ -8,13 +11,17 @@ from __future__ import annotations
 
 import json
 
+import orjson
+
 from consumer.normalize import normalize
+from consumer.normalize_command import with_handle
 from tests.golden.cases import expected_path, notification_samples, seed_fixtures
 
 
 def main() -> None:
     for source in [*notification_samples(), *seed_fixtures()]:
-        events = [event.model_dump(mode="json") for event in normalize(source.read_bytes())]
+        # Exactly what `media-bridge normalize --with-handles` prints: the published event.
+        events = [orjson.loads(with_handle(item)) for item in normalize(source.read_bytes())]
         target = expected_path(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(events, ensure_ascii=False, indent=2) + "\n"
