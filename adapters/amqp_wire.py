@@ -33,6 +33,7 @@ BASIC_DELIVER: Final = (60, 60)
 BASIC_RETURN: Final = (60, 50)
 BASIC_ACK: Final = (60, 80)
 BASIC_NACK: Final = (60, 120)
+BASIC_QOS_OK: Final = (60, 11)  # the reply the tap's self-check watches for
 CHANNEL_OPEN_OK: Final = (20, 11)
 CHANNEL_CLOSE: Final = (20, 40)
 CHANNEL_CLOSE_OK: Final = (20, 41)

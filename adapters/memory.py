@@ -158,8 +158,9 @@ class MemorySource:
 
     ``fail_receives`` / ``fail_acks``: the next N receives / acks raise
     ``SourceUnavailableError``; a failed ack loses the lease, so the message is redelivered
-    (as when a channel dies before the ack reaches RabbitMQ). ``lease_s``: see the module
-    docstring.
+    (as when a channel dies before the ack reaches RabbitMQ). ``down``: not ``connected``,
+    and every receive raises ``SourceUnavailableError``, until ``set_up()`` (a broker outage).
+    ``lease_s``: see the module docstring.
     """
 
     def __init__(
@@ -172,6 +173,7 @@ class MemorySource:
         fail_acks: int = 0,
         journal: Journal | None = None,
         lease_s: float | None = None,
+        down: bool = False,
     ) -> None:
         if queue is None:
             queue = MemoryQueue(bodies, finite=finite)
@@ -181,6 +183,7 @@ class MemorySource:
         self.fail_receives = fail_receives
         self.fail_acks = fail_acks
         self.lease_s = lease_s
+        self.down = down
         self._journal = journal
         self._leases: dict[str, MemoryDelivery] = {}
         self._closed = False
@@ -197,12 +200,20 @@ class MemorySource:
 
     @property
     def connected(self) -> bool:
-        return not self._closed
+        return not (self.down or self._closed)
+
+    def set_down(self) -> None:
+        self.down = True
+
+    def set_up(self) -> None:
+        self.down = False
 
     async def receive(self) -> MemoryDelivery:
         await checkpoint()
         if self._closed:
             raise SourceUnavailableError("the memory source is closed")
+        if self.down:
+            raise SourceUnavailableError("the memory source is down")
         if self.fail_receives > 0:
             self.fail_receives -= 1
             raise SourceUnavailableError("memory source: receive failed (fail_receives)")

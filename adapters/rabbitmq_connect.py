@@ -2,6 +2,10 @@
 
 Every RabbitMQ adapter call that can fail goes through :func:`translated`, so the core only ever
 sees the ``consumer.errors`` tree. Nothing here logs or raises a URL with its password in it.
+
+:func:`open_connection` returns a :class:`Link`: the aio-pika connection, the frame tap's
+transport factory (None on the plain path) and the :class:`~adapters.rabbitmq_link.LinkWatch`
+that follows the connection's state.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import aio_pika
 import aiormq.exceptions
@@ -19,6 +24,7 @@ import pamqp.exceptions
 from aio_pika.abc import AbstractRobustConnection
 from yarl import URL
 
+from adapters.rabbitmq_link import LinkWatch, quiet_reconnect_noise
 from adapters.rabbitmq_transport import TappedTransportFactory
 from consumer.errors import ConfigurationError, TransientError, UnroutableError
 
@@ -88,11 +94,20 @@ def _reply_text(exc: BaseException) -> str:
     return str(getattr(exc, "reason", "")) or type(exc).__name__
 
 
+@dataclass(frozen=True)
+class Link:
+    """One open robust connection and what follows it."""
+
+    connection: AbstractRobustConnection
+    transport: TappedTransportFactory | None  # the frame tap's factory; None on the plain path
+    watch: LinkWatch
+
+
 async def open_connection(
-    url: str, name: str, unavailable: type[TransientError]
-) -> tuple[AbstractRobustConnection, TappedTransportFactory]:
-    """A robust connection named ``name`` (shown in the management UI and ``rabbitmqctl``),
-    and the transport factory that finds the frame tap of each of its channels.
+    url: str, role: str, unavailable: type[TransientError], *, fast_path: bool = True
+) -> Link:
+    """A robust connection named "media-bridge ``role`` host:pid" (shown in the management UI
+    and ``rabbitmqctl``); with ``fast_path`` its frames go through a frame tap.
 
     Raises:
         ConfigurationError: bad URL, credentials or vhost.
@@ -102,15 +117,18 @@ async def open_connection(
     where = mask_url(parsed)
     # Host and pid tell bridge instances apart in the management UI and `rabbitmqctl
     # list_connections` (and let an operator close exactly one instance's connections).
-    name = f"{name} {socket.gethostname()}:{os.getpid()}"
+    name = f"media-bridge {role} {socket.gethostname()}:{os.getpid()}"
     if "reconnect_interval" not in parsed.query:
         # aio-pika waits 5 s between attempts by default; a relay should come back sooner.
         parsed = parsed.update_query(reconnect_interval=RECONNECT_INTERVAL_S)
+    quiet_reconnect_noise()
     connection = aio_pika.RobustConnection(parsed, client_properties={"connection_name": name})
-    # aio-pika passes ``kwargs`` to ``aiormq.connect`` on every (re)connect but filters what its
-    # constructor accepts, so the transport factory is set here (see ``rabbitmq_transport``).
-    transport = TappedTransportFactory()
-    connection.kwargs["transport_factory"] = transport
+    transport = TappedTransportFactory() if fast_path else None
+    if transport is not None:
+        # aio-pika passes ``kwargs`` to ``aiormq.connect`` on every (re)connect but filters
+        # what its constructor accepts, so the factory is set here. That aio-pika passes it
+        # on is not documented: ``rabbitmq_tap_check`` proves it did, on every link.
+        connection.kwargs["transport_factory"] = transport
     try:
         with translated(unavailable, f"connecting to {where}"):
             try:
@@ -128,4 +146,12 @@ async def open_connection(
             await connection.close()
         raise
     log.info("connected to %s as %r", where, name)
-    return connection, transport
+    return Link(connection, transport, LinkWatch(connection, role, transport, _retry_s(parsed)))
+
+
+def _retry_s(url: URL) -> float:
+    """The reconnect interval aio-pika uses, for the log (it ignores one it can't parse)."""
+    try:
+        return float(url.query.get("reconnect_interval", RECONNECT_INTERVAL_S))
+    except ValueError:
+        return float(RECONNECT_INTERVAL_S)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from adapters import amqp_wire as wire
@@ -103,9 +104,13 @@ class RabbitDelivery:
 
 def delivery_count(redelivered: bool, header: bytes) -> int:
     """1 on first delivery; from ``x-delivery-count`` when the queue keeps one, else 2 if redelivered."""
-    floor = 2 if redelivered else 1
     if not redelivered and _DELIVERY_COUNT_KEY not in header:
-        return floor  # the common case, without decoding the properties
-    headers = wire.properties(header).headers or {}
-    counted = headers.get(DELIVERY_COUNT_HEADER)
+        return 1  # the common case, without decoding the properties
+    return counted_deliveries(redelivered, wire.properties(header).headers)
+
+
+def counted_deliveries(redelivered: bool, headers: Mapping[str, object] | None) -> int:
+    """:func:`delivery_count` from decoded headers (the plain path gets them from aio-pika)."""
+    floor = 2 if redelivered else 1
+    counted = (headers or {}).get(DELIVERY_COUNT_HEADER)
     return max(floor, counted + 1) if isinstance(counted, int) else floor

@@ -22,8 +22,10 @@ with aiormq's frames.
 
 The tap also watches what aiormq cannot tell us without asking: which channel numbers are open
 on this very connection (a channel belongs to the live tap that saw its Channel.OpenOk), whether
-the broker blocked publishing, and whether the link is gone. Listeners hear about a closed
-channel or a lost link at once, so nothing waits for a confirm that can no longer come.
+the broker blocked publishing, and whether the link is gone (``lost_reason``: the broker's
+reply code and text when it closed it). Listeners hear about a closed channel or a lost link at
+once, so nothing waits for a confirm that can no longer come. :meth:`FrameTap.watch_for` lets
+the self-check (``adapters.rabbitmq_tap_check``) see that a reply really came through the tap.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 # aiormq must see a frame this often while the tap keeps all of them (its watchdog allows
 # three heartbeat intervals; one second is far inside any interval RabbitMQ negotiates).
 HEARTBEAT_PASS_INTERVAL_S = 1.0
+BROKER_CLOSED = "the broker closed the connection: "  # + its reply code and text
 _CONTENT_METHODS = frozenset({wire.BASIC_DELIVER, wire.BASIC_RETURN, (60, 71)})  # + Basic.GetOk
 
 
@@ -88,6 +91,7 @@ class FrameTap(asyncio.StreamReader):
         super().__init__(limit=limit, loop=loop)
         self.writer: asyncio.StreamWriter | None = None  # set by the transport factory
         self.lost = False
+        self.lost_reason = ""  # why, once lost (the broker's words when it closed the link)
         self.blocked: str | None = None  # the broker's reason while it blocks publishing
         self.open_channels: set[int] = set()
         self._listeners: dict[int, ChannelListener] = {}
@@ -95,6 +99,9 @@ class FrameTap(asyncio.StreamReader):
         self._pending = b""  # the start of a frame whose rest has not arrived yet
         self._event_loop = loop
         self._last_passed = loop.time()
+        # (channel, method) -> futures resolved when that method passes: the self-check's
+        # proof that this tap reads the link (see ``adapters.rabbitmq_tap_check``).
+        self._watched: dict[tuple[int, tuple[int, int]], list[asyncio.Future[None]]] = {}
 
     # -- adapters' side ------------------------------------------------------------------
 
@@ -106,6 +113,12 @@ class FrameTap(asyncio.StreamReader):
         """Stop routing to ``listener`` (no-op if another one took the channel since)."""
         if self._listeners.get(channel) is listener:
             del self._listeners[channel]
+
+    def watch_for(self, channel: int, method: tuple[int, int]) -> asyncio.Future[None]:
+        """A future resolved when ``method`` next reaches aiormq on ``channel`` through this tap."""
+        future: asyncio.Future[None] = self._event_loop.create_future()
+        self._watched.setdefault((channel, method), []).append(future)
+        return future
 
     def is_open(self, channel: int) -> bool:
         """True while the link is up and ``channel`` is open on it."""
@@ -223,6 +236,10 @@ class FrameTap(asyncio.StreamReader):
 
     def _watch(self, channel: int, method: tuple[int, int], payload: bytes) -> None:
         """Follow channel opens/closes, blocking and connection close in passing frames."""
+        if self._watched:
+            for future in self._watched.pop((channel, method), ()):
+                if not future.done():
+                    future.set_result(None)
         if method == wire.CHANNEL_OPEN_OK:
             self.open_channels.add(channel)
         elif method == wire.CHANNEL_CLOSE or method == wire.CHANNEL_CLOSE_OK:
@@ -241,12 +258,13 @@ class FrameTap(asyncio.StreamReader):
             elif method == wire.CONNECTION_UNBLOCKED:
                 self.blocked = None
             elif method == wire.CONNECTION_CLOSE:
-                self._lose(f"the broker closed the connection: {wire.close_reason(payload)}")
+                self._lose(f"{BROKER_CLOSED}{wire.close_reason(payload)}")
 
     def _lose(self, why: str) -> None:
         if self.lost:
             return
         self.lost = True
+        self.lost_reason = why
         self.open_channels.clear()
         listeners, self._listeners = self._listeners, {}
         self._content.clear()

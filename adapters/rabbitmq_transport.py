@@ -12,7 +12,13 @@ The factory's reader is a :class:`~adapters.rabbitmq_tap.FrameTap`, which gives 
 the per-message frames without aiormq's per-frame machinery; :meth:`TappedTransportFactory.tap_for`
 finds the tap that carries a given channel.
 
-Plugged in through aiormq's public ``transport_factory`` hook (see ``rabbitmq_connect``).
+Plugged in through aiormq's ``transport_factory`` argument, which aio-pika passes on from
+``connection.kwargs`` (see ``rabbitmq_connect``). aiormq documents the argument; aio-pika does
+not document passing it on, so the factory counts the taps it built and says why when it built
+none: ``adapters.rabbitmq_tap_check`` uses that to prove, after every (re)connect, that the tap
+reads the connection. When aiormq calls ``create`` with arguments this code was not verified
+with, it opens a plain asyncio connection instead of guessing what they mean (the check then
+puts the adapter on the plain path).
 """
 
 from __future__ import annotations
@@ -90,6 +96,9 @@ class TappedTransportFactory(TransportFactory):
 
     def __init__(self) -> None:
         self._taps: list[FrameTap] = []
+        self.created = 0  # taps built so far (one per connection attempt that used the tap)
+        self.newest: FrameTap | None = None
+        self.declined: str | None = None  # why the latest create built no tap, if it did not
 
     def tap_for(self, channel: aiormq.abc.AbstractChannel) -> FrameTap | None:
         """The tap of the live connection ``channel`` is open on; None while there is none.
@@ -114,6 +123,13 @@ class TappedTransportFactory(TransportFactory):
         if not url.host:
             raise AMQPConnectionError(f"no host in the {url.scheme} URL")
         port = url.port or (_AMQPS_PORT if tls else _AMQP_PORT)  # aiormq fills it in already
+        if kwargs or provider is None:
+            # aiormq 7.2 passes exactly ``ssl_context_provider``: anything else is a change
+            # this code was never verified with.
+            passed = ", ".join(sorted(kwargs)) or "no ssl_context_provider"
+            self.declined = f"aiormq called the transport factory with unverified arguments: {passed}"
+            return await _plain_connection(url.host, port, ssl, kwargs)
+        self.declined = None
         loop = asyncio.get_running_loop()
         reader = FrameTap(limit=_READER_LIMIT, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
@@ -131,4 +147,16 @@ class TappedTransportFactory(TransportFactory):
         writer = CoalescingStreamWriter(transport, protocol, reader, loop)
         reader.writer = writer
         self._taps.append(reader)
+        self.created += 1
+        self.newest = reader
         return reader, writer
+
+
+async def _plain_connection(
+    host: str, port: int, ssl: Any, kwargs: dict[str, Any]
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """What aiormq's own TCP/TLS factories do: ``asyncio.open_connection`` with every argument."""
+    try:
+        return await asyncio.open_connection(host=host, port=port, ssl=ssl, **kwargs)
+    except OSError as exc:
+        raise AMQPConnectionError(*exc.args) from exc

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,12 +50,15 @@ if TYPE_CHECKING:  # argparse's action class is only subscriptable for the type 
     from prometheus_client import CollectorRegistry
 
     from adapters.cmq import CmqSource
+    from adapters.http_source import HttpSource
+    from adapters.rabbitmq import RabbitSink
     from adapters.vod import VodSource
     from consumer.metrics import SourceCounter
+    from consumer.parked import ParkedQueue
     from consumer.ports import Sink, Source
-    from consumer.run_command import OpenSource
-    from consumer.settings import CmqSourceSettings, SinkSettings, SourceSettings
-    from consumer.settings_source import VodSourceSettings
+    from consumer.run_command import OpenSink, OpenSource
+    from consumer.settings import AmqpSettings, CmqSourceSettings, SinkSettings, SourceSettings
+    from consumer.settings_source import HttpSourceSettings, VodSourceSettings
 
 
 def _add_normalize(subparsers: Subcommands) -> None:
@@ -156,10 +160,27 @@ def _run_run(args: argparse.Namespace) -> int:
 
     config = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     registry = CollectorRegistry()  # served on /metrics; the source may add its counters
-    return main_run(config, source_opener(registry), _open_sink, registry=registry)
+    amqp = _amqp_section(config)
+    return main_run(
+        config, source_opener(registry, amqp), _sink_opener(amqp, registry), registry=registry
+    )
 
 
-def source_opener(registry: CollectorRegistry) -> OpenSource:
+def _amqp_section(config: Path | None) -> Callable[[], AmqpSettings]:
+    """The ``[amqp]`` settings, for the RabbitMQ adapters. ``main_run`` gives each opener only
+    its own section, once it loaded and validated them all, so this reads them again then."""
+
+    def read() -> AmqpSettings:
+        from consumer.settings import load_settings
+
+        return load_settings(config).amqp
+
+    return read
+
+
+def source_opener(
+    registry: CollectorRegistry, amqp: Callable[[], AmqpSettings] | None = None
+) -> OpenSource:
     """The source factory for ``run``: one case per source kind (``settings.kind``)."""
 
     async def open_source(settings: SourceSettings, prefetch: int) -> Source:
@@ -173,10 +194,15 @@ def source_opener(registry: CollectorRegistry) -> OpenSource:
             vod = await _open_vod(settings)
             register_source_counters(registry, "vod", lambda: _vod_counters(vod))
             return vod
+        if settings.kind == "http":
+            return await _open_http(settings, registry)
         from adapters.rabbitmq import RabbitSource, RabbitSourceOptions
 
         options = RabbitSourceOptions(
-            url=settings.url.get_secret_value(), queue=settings.queue, prefetch=prefetch
+            url=settings.url.get_secret_value(),
+            queue=settings.queue,
+            prefetch=prefetch,
+            fast_path=amqp().fast_path if amqp else True,
         )
         return await RabbitSource.connect(options)
 
@@ -204,6 +230,49 @@ async def _open_cmq(settings: CmqSourceSettings) -> CmqSource:
         delete_coalesce_window=settings.delete_coalesce_window_s,
     )
     return await CmqSource.connect(options)
+
+
+async def _open_http(settings: HttpSourceSettings, registry: CollectorRegistry) -> HttpSource:
+    """The HTTP push receiver, listening when this returns; its metrics join ``registry``."""
+    from adapters.http_source import (
+        Endpoint,
+        HttpMetricsCollector,
+        HttpSource,
+        HttpSourceOptions,
+        Scheme,
+    )
+
+    schemes = {"vod": Scheme.VOD, "mps": Scheme.MPS}  # vod_v2 and cmq have no signature
+    endpoints = tuple(
+        Endpoint(
+            path=table.path,
+            scheme=schemes.get(name, Scheme.NONE) if table.keys else Scheme.NONE,
+            keys=tuple(key.get_secret_value() for key in table.keys),
+            tokens=tuple(token.get_secret_value() for token in table.tokens),
+            allow_from=tuple(table.allow_from),
+            unauthenticated=table.unauthenticated,
+        )
+        for name, table in settings.paths().items()
+    )
+    options = HttpSourceOptions(
+        host=settings.host,
+        port=settings.port,
+        endpoints=endpoints,
+        max_body_bytes=settings.max_body_bytes,
+        content_types=tuple(settings.content_types),
+        max_in_progress=settings.max_in_progress,
+        max_connections=settings.max_connections,
+        request_timeout=settings.request_timeout_s,
+        header_timeout=settings.header_timeout_s,
+        body_timeout=settings.body_timeout_s,
+        keep_alive_timeout=settings.keep_alive_s,
+        retry_after=settings.retry_after_s,
+        max_clock_skew=settings.max_clock_skew_s,
+        trusted_proxies=tuple(str(network) for network in settings.trusted_proxies),
+    )
+    source = await HttpSource.open(options)
+    registry.register(HttpMetricsCollector(source.metrics))
+    return source
 
 
 async def _open_vod(settings: VodSourceSettings) -> VodSource:
@@ -275,22 +344,43 @@ def _cmq_counters(source: CmqSource) -> list[SourceCounter]:
     return [SourceCounter(name, text, getattr(stats, name)) for name, text in _CMQ_COUNTERS.items()]
 
 
+def _add_borrowed(
+    subparsers: Subcommands,
+    name: str,
+    parent: argparse.ArgumentParser,
+    handler: Callable[[argparse.Namespace], int],
+    *,
+    help: str,  # argparse's own name for it
+    description: str,
+) -> None:
+    """A subcommand whose arguments come from a tool's own parser (the emulators and their
+    clients also run standalone as ``python -m``). ``description`` is shown as written."""
+    subparsers.add_parser(
+        name,
+        # Only its arguments are borrowed; the class of the parent parser does not matter.
+        parents=[parent],  # type: ignore[list-item]
+        add_help=False,  # the parent parser brings -h/--help
+        epilog=parent.epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the epilog's tables
+        help=help,
+        description=description,
+    ).set_defaults(handler=handler)
+
+
 def _add_cmq_emulator(subparsers: Subcommands) -> None:
     from emulators.cmq.cli import build_parser
 
-    emulator = build_parser("media-bridge cmq-emulator")
-    subparsers.add_parser(
+    _add_borrowed(
+        subparsers,
         "cmq-emulator",
-        # Only its arguments are borrowed; the class of the parent parser does not matter.
-        parents=[emulator],  # type: ignore[list-item]
-        add_help=False,  # the parent parser brings -h/--help
-        epilog=emulator.epilog,
+        build_parser("media-bridge cmq-emulator"),
+        _run_cmq_emulator,
         help="run the local CMQ / TDMQ-CMQ emulator (for development and tests)",
         description=(
-            "A local CMQ (API 2.0 data plane) server with queues in memory, signature checks, "
+            "A local CMQ (API 2.0 data plane) server with queues in memory, signature checks,\n"
             "leases, long polling and fault injection; see emulators/cmq/README.md."
         ),
-    ).set_defaults(handler=_run_cmq_emulator)
+    )
 
 
 def _run_cmq_emulator(args: argparse.Namespace) -> int:
@@ -302,20 +392,18 @@ def _run_cmq_emulator(args: argparse.Namespace) -> int:
 def _add_vod_emulator(subparsers: Subcommands) -> None:
     from emulators.vod.cli import build_parser
 
-    emulator = build_parser("media-bridge vod-emulator")
-    subparsers.add_parser(
+    _add_borrowed(
+        subparsers,
         "vod-emulator",
-        parents=[emulator],  # type: ignore[list-item]
-        add_help=False,
-        epilog=emulator.epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        build_parser("media-bridge vod-emulator"),
+        _run_vod_emulator,
         help="run the local VOD API 3.0 emulator (PullEvents / ConfirmEvents)",
         description=(
             "A local VOD API 3.0 server for PullEvents and ConfirmEvents: TC3-HMAC-SHA256\n"
             "verification, 30 s confirm windows, long polls, events per SubAppId, event\n"
             "injection and fault injection; see emulators/vod/README.md."
         ),
-    ).set_defaults(handler=_run_vod_emulator)
+    )
 
 
 def _run_vod_emulator(args: argparse.Namespace) -> int:
@@ -328,14 +416,14 @@ def _add_vod_inject(subparsers: Subcommands) -> None:
     from emulators.vod.inject import build_inject_parser
 
     inject = build_inject_parser("media-bridge vod-inject")
-    subparsers.add_parser(
+    _add_borrowed(
+        subparsers,
         "vod-inject",
-        parents=[inject],  # type: ignore[list-item]
-        add_help=False,
-        epilog=inject.epilog,
+        inject,
+        _run_vod_inject,
         help="load sample files into a running VOD emulator, as VOD generating events",
-        description=inject.description,
-    ).set_defaults(handler=_run_vod_inject)
+        description=textwrap.fill(inject.description or "", width=88),
+    )
 
 
 def _run_vod_inject(args: argparse.Namespace) -> int:
@@ -344,8 +432,30 @@ def _run_vod_inject(args: argparse.Namespace) -> int:
     return run_inject(args)
 
 
-async def _open_sink(settings: SinkSettings) -> Sink:
+UNROUTED_POLL_S = 5.0  # how often `run` reads the unrouted queue's depth for /metrics
+
+
+def _sink_opener(
+    amqp: Callable[[], AmqpSettings], registry: CollectorRegistry | None = None
+) -> OpenSink:
+    """Opens the sink; with ``registry`` (``run``, not ``replay``) it also exports the depth of
+    the unrouted queue, which the sink reads every ``UNROUTED_POLL_S``."""
+
+    async def open_sink(settings: SinkSettings) -> Sink:
+        from consumer.metrics import register_unrouted_gauge
+
+        sink = await _open_sink(settings, fast_path=amqp().fast_path)
+        if registry is not None and sink.keeps_unrouted:
+            sink.watch_unrouted(UNROUTED_POLL_S)
+            register_unrouted_gauge(registry, settings.unrouted_queue, lambda: sink.unrouted_depth)
+        return sink
+
+    return open_sink
+
+
+async def _open_sink(settings: SinkSettings, *, fast_path: bool = True) -> RabbitSink:
     from adapters.rabbitmq import RabbitSink, RabbitSinkOptions
+    from adapters.rabbitmq_topology import Unrouted
 
     options = RabbitSinkOptions(
         url=settings.url.get_secret_value(),
@@ -353,8 +463,115 @@ async def _open_sink(settings: SinkSettings) -> Sink:
         parking_exchange=settings.parking_exchange,
         parking_queue=settings.parking_queue,
         confirm_timeout_s=settings.confirm_timeout_s,
+        fast_path=fast_path,
+        unrouted=(
+            Unrouted(settings.unrouted_exchange, settings.unrouted_queue)
+            if settings.unroutable == "keep"
+            else None
+        ),
     )
     return await RabbitSink.connect(options)
+
+
+def _add_parked(subparsers: Subcommands) -> None:
+    from consumer.parked_arguments import add_common_arguments, positive_count
+
+    parser = subparsers.add_parser(
+        "parked",
+        help="show parked messages (body, headers, counts per reason) without removing any",
+        description=(
+            "Show the messages in the parking queue (or --queue): reason, detail, source, "
+            "when parked, replay count, every header and the body; then the counts per "
+            "reason. Nothing is removed or reordered: each message is looked at unacked and "
+            "all are requeued to their places at the end (also if this command dies)."
+        ),
+        epilog="exit status: 0 shown; 69 the broker is unreachable; 78 bad settings or no such "
+        "queue; 64 bad usage.",
+    )
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--limit", type=positive_count, default=100, metavar="N",
+        help="show at most N matching messages (default 100; the counts cover all looked at)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON document, whole bodies")
+    parser.add_argument("--full-body", action="store_true", help="do not shorten long bodies")
+    parser.set_defaults(handler=_run_parked)
+
+
+def _run_parked(args: argparse.Namespace) -> int:
+    from consumer.parked_arguments import selection
+    from consumer.parked_command import ParkedRequest, main_parked
+
+    request = ParkedRequest(
+        config=_config_file(args),
+        queue=args.queue,
+        select=selection(args),
+        limit=args.limit,
+        scan_limit=args.scan,
+        as_json=args.json,
+        full_body=args.full_body,
+    )
+    return main_parked(request, _open_parked)
+
+
+def _add_replay(subparsers: Subcommands) -> None:
+    from consumer.parked_arguments import add_common_arguments, positive_count
+
+    parser = subparsers.add_parser(
+        "replay",
+        help="relay parked (or unrouted) messages again with today's parsers",
+        description=(
+            "Normalize each matching parked message again; publish its events with confirms, "
+            "and only then remove it. A message that still fails is parked again with its new "
+            "reason and x-replay-count + 1 (confirmed), then the old one is removed; messages "
+            "that don't match stay in place, in order. Killed at any point, nothing is lost "
+            "(at worst events are published twice, with the same ids). Safe beside a running "
+            "bridge. Messages parked as too_many_deliveries are left alone unless --reason "
+            "too_many_deliveries is given."
+        ),
+        epilog="exit status: 0 every matching message delivered; 1 some are still parked; 69 "
+        "the broker is unreachable or went away (the rest stays parked); 78 bad settings or "
+        "no such queue; 64 bad usage.",
+    )
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--limit", type=positive_count, metavar="N", help="replay at most N matching messages"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="say what would happen; publish and remove nothing"
+    )
+    parser.set_defaults(handler=_run_replay)
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from consumer.parked_arguments import selection
+    from consumer.replay_command import ReplayRequest, main_replay
+
+    config = _config_file(args)
+    request = ReplayRequest(
+        config=config,
+        queue=args.queue,
+        select=selection(args),
+        limit=args.limit,
+        scan_limit=args.scan,
+        dry_run=args.dry_run,
+    )
+    return main_replay(request, _open_parked, _sink_opener(_amqp_section(config)))
+
+
+def _config_file(args: argparse.Namespace) -> Path | None:
+    import os
+
+    from consumer.settings import CONFIG_ENV
+
+    configured: Path | None = args.config
+    return configured or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+
+
+async def _open_parked(settings: SinkSettings, queue: str) -> ParkedQueue:
+    from adapters.rabbitmq_parked import RabbitParkedQueue
+
+    return await RabbitParkedQueue.connect(settings.url.get_secret_value(), queue)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -373,6 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cmq_emulator(subparsers)
     _add_vod_emulator(subparsers)
     _add_vod_inject(subparsers)
+    _add_parked(subparsers)
+    _add_replay(subparsers)
     return parser
 
 

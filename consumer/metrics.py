@@ -12,9 +12,22 @@ Every series is prefixed ``media_bridge_``. Counters (exported with ``_total``):
   ``confirm_timeout``);
 * ``ack_failures`` / ``nack_failures`` / ``receive_failures``: source round-trips that failed.
 
-Gauges: ``in_flight`` (deliveries being relayed), ``sink_healthy`` / ``source_healthy`` (0 while
-backing off from a failing sink / source).
+Gauges: ``in_flight`` (deliveries being relayed), ``sink_healthy`` / ``source_healthy`` (1 while
+that side is connected and the relay is not backing off from it; read from the adapters at
+each scrape by ``consumer.relay``, so a closed link shows at once and a restored one comes
+back without waiting for a message).
 Histogram ``stage_seconds{stage}``: ``normalize``, ``publish_confirm``, ``ack``, ``total``.
+
+The delivery ledger per source kind (``consumer.metrics_hot.DeliveryLedger``):
+``ledger_received``, ``ledger_normalized`` (events), ``ledger_published`` (confirmed
+publishes), ``ledger_acked``, ``ledger_acked_without_publish`` (must stay 0) and the gauge
+``ledger_published_unacked`` (the duplicate window), all labelled ``source``.
+
+``unrouted_waiting{queue}`` (gauge, with ``sink.unroutable = keep``): the messages in the
+unrouted queue as the sink last read it (every few seconds). It is the queue's depth, not a
+count of this process's publishes: the broker confirms an event routed to the alternate
+exchange like any other and tells the publisher nothing, so no per-publish count exists. It
+covers every publisher, and goes down when a replay delivers them.
 
 A source adapter's own counters (e.g. CMQ's late deletes or empty polls) are exported by
 :func:`register_source_counters` from a callback the composition root provides, read at each
@@ -27,10 +40,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from consumer.metrics_hot import HotMetricsCollector
+from consumer.metrics_hot import DeliveryLedger, HotMetricsCollector
 
 PREFIX = "media_bridge"
 STAGES = ("normalize", "publish_confirm", "ack", "total")
@@ -63,6 +76,8 @@ class Metrics:
             f"{PREFIX}_stage_seconds", "Time spent per relay stage", "stage", STAGES, LATENCY_BUCKETS
         )
         r.register(hot)
+        self.ledger = DeliveryLedger(PREFIX)
+        r.register(self.ledger)
         self.parked = Counter(
             f"{PREFIX}_deliveries_parked", "Bodies parked", ["reason"], registry=r
         )
@@ -75,11 +90,15 @@ class Metrics:
             f"{PREFIX}_receive_failures", "Receives that failed", registry=r
         )
         self.sink_healthy = Gauge(
-            f"{PREFIX}_sink_healthy", "1 while the sink confirms, 0 while backing off", registry=r
+            f"{PREFIX}_sink_healthy",
+            "1 while the sink is connected and confirms, 0 while down or backing off",
+            registry=r,
         )
         self.sink_healthy.set(1)
         self.source_healthy = Gauge(
-            f"{PREFIX}_source_healthy", "1 while the source can be read, 0 while backing off", registry=r
+            f"{PREFIX}_source_healthy",
+            "1 while the source is connected and can be read, 0 while down or backing off",
+            registry=r,
         )
         self.source_healthy.set(1)
 
@@ -121,6 +140,37 @@ class SourceCountersCollector(Collector):
     def describe(self) -> Iterator[Metric]:
         # Registering must not call read(): the adapter may not exist yet.
         return iter(())
+
+
+class UnroutedGauge(Collector):
+    """``unrouted_waiting{queue}`` from ``read()`` at scrape time; nothing while it is None."""
+
+    def __init__(self, queue: str, read: Callable[[], int | None]) -> None:
+        self._queue = queue
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            f"{PREFIX}_unrouted_waiting",
+            "Messages in the unrouted queue (alternate exchange), as last read",
+            labels=["queue"],
+        )
+        depth = self._read()
+        if depth is not None:
+            family.add_metric([self._queue], depth)
+        yield family
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+def register_unrouted_gauge(
+    registry: CollectorRegistry, queue: str, read: Callable[[], int | None]
+) -> UnroutedGauge:
+    """Export the unrouted queue's depth (see the module docstring)."""
+    collector = UnroutedGauge(queue, read)
+    registry.register(collector)
+    return collector
 
 
 def register_source_counters(

@@ -126,6 +126,87 @@ class HotMetricsCollector(Collector):
             yield histogram_family
 
 
+class LedgerEntry:
+    """One source's delivery ledger: plain ints, bumped in place by the relay.
+
+    Deliveries received → events normalized → messages published (confirmed: events and parked
+    bodies) → deliveries acked; ``published_unacked`` deliveries are confirmed but not yet
+    acked (the window in which a crash makes duplicates); ``acked_without_publish`` counts
+    deliveries acked with no confirmed publish, which the relay's ordering makes impossible:
+    anything but 0 is a bug.
+    """
+
+    __slots__ = (
+        "acked",
+        "acked_without_publish",
+        "normalized",
+        "published",
+        "published_unacked",
+        "received",
+    )
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.normalized = 0
+        self.published = 0
+        self.acked = 0
+        self.published_unacked = 0
+        self.acked_without_publish = 0
+
+
+# (attribute, metric name without prefix, help); the gauge is the one without ``_total``.
+_LEDGER_COUNTERS = (
+    ("received", "ledger_received", "Deliveries received, per source"),
+    ("normalized", "ledger_normalized", "Events normalized from them"),
+    ("published", "ledger_published", "Publishes confirmed for them (events and parked bodies)"),
+    ("acked", "ledger_acked", "Deliveries acked after their confirms"),
+    ("acked_without_publish", "ledger_acked_without_publish",
+     "Deliveries acked without any confirmed publish: must stay 0"),
+)
+MAX_SOURCE_STRINGS = 1024  # full DeliveryInfo.source strings remembered for the fast lookup
+
+
+class DeliveryLedger(Collector):
+    """The ledger per source *kind*: the ``DeliveryInfo.source`` part before ``:`` (``rabbitmq``,
+    ``cmq``, ``vod``, ``http``), so queue or sub-app names never multiply the series."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self._by_source: dict[str, LedgerEntry] = {}  # "cmq:mps-events" → the "cmq" entry
+        self._by_label: dict[str, LedgerEntry] = {}
+
+    def of(self, source: str) -> LedgerEntry:
+        """The entry of a delivery's ``info.source``: one dict lookup on the hot path."""
+        entry = self._by_source.get(source)
+        if entry is None:
+            label = source.partition(":")[0] or "unknown"
+            entry = self._by_label.get(label)
+            if entry is None:
+                entry = self._by_label[label] = LedgerEntry()
+            if len(self._by_source) < MAX_SOURCE_STRINGS:
+                self._by_source[source] = entry
+        return entry
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect()
+
+    def collect(self) -> Iterator[Metric]:
+        entries = sorted(self._by_label.items())
+        for attribute, name, help in _LEDGER_COUNTERS:
+            family = CounterMetricFamily(f"{self._prefix}_{name}", help, labels=["source"])
+            for label, entry in entries:
+                family.add_metric([label], getattr(entry, attribute))
+            yield family
+        gauge = GaugeMetricFamily(
+            f"{self._prefix}_ledger_published_unacked",
+            "Deliveries confirmed but not yet acked (a crash now makes duplicates)",
+            labels=["source"],
+        )
+        for label, entry in entries:
+            gauge.add_metric([label], entry.published_unacked)
+        yield gauge
+
+
 def _le(bound: float) -> str:
     # The text prometheus_client's own Histogram writes for a bound (e.g. "0.005", "1.0").
     return repr(float(bound))

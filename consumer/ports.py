@@ -51,6 +51,13 @@ class Delivery(Protocol):
 class Source(Protocol):
     """Where notifications come from."""
 
+    @property
+    def connected(self) -> bool:
+        """True while deliveries can arrive (connected, consumer registered); readiness and the
+        ``source_healthy`` gauge read it, so it must change as soon as the link does, without
+        waiting for a delivery. Cheap: read at every scrape and several times a second.
+        """
+
     async def receive(self) -> Delivery:
         """Wait for the next delivery.
 
@@ -89,6 +96,11 @@ class OutboundMessage:
 
 class Sink(Protocol):
     """Where events go: returns only after the broker confirmed."""
+
+    @property
+    def connected(self) -> bool:
+        """True while publishes can be confirmed (link and channel up); like ``Source.connected``.
+        """
 
     async def publish(self, message: OutboundMessage) -> None:
         """Publish and wait for the broker's confirm.

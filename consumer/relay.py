@@ -18,11 +18,16 @@ is still relayed), in-flight deliveries get ``grace_period_s`` to finish includi
 and whatever is still running after that is cancelled and left unsettled for the source to
 redeliver. Nothing is ever re-published on shutdown. ``EndOfSource`` (a finite source) lets
 the in-flight deliveries finish and returns. The caller closes the source and the sink.
+
+Health: the ``source_healthy`` / ``sink_healthy`` gauges are read at scrape time from that
+side's ``connected`` and its gate, and a side that comes back after being down has its gate
+opened at once (``consumer.relay_gate``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import anyio
 
@@ -36,6 +41,8 @@ from consumer.relay_options import RelayOptions
 __all__ = ["Outcome", "RelayOptions", "run_relay"]
 
 log = logging.getLogger("media_bridge.relay")
+
+LINK_POLL_S = 0.1  # how often the relay looks for a side that came back
 
 
 async def run_relay(
@@ -53,18 +60,17 @@ async def run_relay(
     metrics = metrics if metrics is not None else Metrics()
     stop = stop if stop is not None else anyio.Event()
     backoff = Backoff(options.backoff_initial_s, options.backoff_max_s, options.backoff_jitter)
-    relay = DeliveryRelay(
-        sink=sink,
-        options=options,
-        gate=HealthGate(backoff, lambda healthy: metrics.sink_healthy.set(int(healthy))),
-        metrics=metrics,
-    )
-    source_gate = HealthGate(backoff, lambda healthy: metrics.source_healthy.set(int(healthy)))
+    sink_gate, source_gate = HealthGate(backoff), HealthGate(backoff)
+    relay = DeliveryRelay(sink=sink, options=options, gate=sink_gate, metrics=metrics)
+    # Read at every scrape: a closed link shows at once, whatever the relay is doing.
+    metrics.sink_healthy.set_function(lambda: float(sink.connected and sink_gate.healthy))
+    metrics.source_healthy.set_function(lambda: float(source.connected and source_gate.healthy))
     pool = _Workers(source, relay, source_gate, metrics)
     async with anyio.create_task_group() as outer:
         outer.start_soon(_cancel_after_grace, stop, options.grace_period_s, outer.cancel_scope)
         async with anyio.create_task_group() as watcher:
             watcher.start_soon(_stop_receiving_on, stop, pool)
+            watcher.start_soon(_open_gates_on_reconnect, ((source, source_gate), (sink, sink_gate)))
             async with anyio.create_task_group() as work:
                 for _ in range(options.max_in_flight):
                     work.start_soon(pool.work)
@@ -142,6 +148,19 @@ class _Workers:
             self._metrics.received.inc()
             return delivery
         return None
+
+
+async def _open_gates_on_reconnect(sides: Sequence[tuple[Source | Sink, HealthGate]]) -> None:
+    """Open a side's gate when it comes back (see ``consumer.relay_gate``); polled, because the
+    ports expose ``connected`` as state, and ten checks a second cost next to nothing."""
+    was_up = [side.connected for side, _ in sides]
+    while True:
+        await anyio.sleep(LINK_POLL_S)
+        for n, (side, gate) in enumerate(sides):
+            up = side.connected
+            if up and not was_up[n]:
+                gate.succeeded()
+            was_up[n] = up
 
 
 async def _stop_receiving_on(stop: anyio.Event, pool: _Workers) -> None:

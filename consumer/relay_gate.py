@@ -9,12 +9,16 @@ publish opens the gate again. Failures of deliveries that were already in flight
 broke do not lengthen the delay: only a failed probe does. The source gate works the same way
 for receives: when the source can't be read, one worker probes it per back-off delay while the
 others wait, instead of every idle worker hammering it.
+
+A gate also opens when its side, having been down, reports ``connected`` again (see
+``consumer.relay``): the reason for backing off is gone, so the relay does not wait out a
+back-off of up to ``backoff_max_s`` after an outage, nor keep an idle source's gate shut
+because no receive has succeeded since.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 import anyio
 
@@ -38,14 +42,10 @@ class Backoff:
 
 
 class HealthGate:
-    """Shared by every worker: ``admit`` before receiving, ``succeeded``/``failed`` after.
+    """Shared by every worker: ``admit`` before receiving, ``succeeded``/``failed`` after."""
 
-    ``on_change(healthy)`` is called whenever the gate opens or closes (it feeds a gauge).
-    """
-
-    def __init__(self, backoff: Backoff, on_change: Callable[[bool], None]) -> None:
+    def __init__(self, backoff: Backoff) -> None:
         self._backoff = backoff
-        self._on_change = on_change
         self._failures = 0  # consecutive failed probes; 0 means healthy
         self._probe_due = 0.0
         self._probed = False  # a probe was admitted since the last escalation
@@ -93,6 +93,5 @@ class HealthGate:
                 await self._changed.wait()
 
     def _notify(self) -> None:
-        self._on_change(self.healthy)
         self._changed.set()
         self._changed = anyio.Event()

@@ -23,6 +23,13 @@ class RelayOptions:
       window) is closer than this is not started: it could not be acked in time, so relaying it
       would only make a duplicate. Its publishes also get no longer than the deadline minus this
       margin, which leaves that much time for the ack itself.
+    * ``max_deliveries``: the poison cap. A delivery the source has handed out more often than
+      this (``DeliveryInfo.delivery_count``, minus the times this process gave it back itself
+      because the sink failed or a deadline came) is parked with the reason
+      ``too_many_deliveries`` without being normalized again: a body that crashes or wedges the
+      process must not loop forever. 10 leaves room for restarts and lost acks, and stays under
+      RabbitMQ 4's quorum-queue ``delivery-limit`` (20), past which the broker itself drops a
+      message that has no dead-letter exchange. 0: no cap.
     * ``limits``: normalization guards (body size, JSON depth).
     """
 
@@ -34,6 +41,7 @@ class RelayOptions:
     grace_period_s: float = 20.0
     settle_timeout_s: float = 10.0
     deadline_margin_s: float = 0.5
+    max_deliveries: int = 10
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def __post_init__(self) -> None:
@@ -50,3 +58,5 @@ class RelayOptions:
             raise ValueError("grace_period_s must not be negative")
         if self.deadline_margin_s < 0:
             raise ValueError("deadline_margin_s must not be negative")
+        if self.max_deliveries < 0:
+            raise ValueError("max_deliveries must not be negative (0: no cap)")

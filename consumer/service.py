@@ -31,9 +31,13 @@ log = logging.getLogger("media_bridge.service")
 CLOSE_TIMEOUT_S = 5.0
 
 
-def is_connected(component: Source | Sink) -> bool:
-    """An adapter's optional ``connected`` property; adapters without one count as connected."""
-    return bool(getattr(component, "connected", True))
+def unready(source: Source, sink: Sink, *, stopping: bool = False) -> str | None:
+    """Why the bridge should get no traffic now, naming the side that is down
+    (``sink down``, ``source and sink down``, ``stopping``); None when it is ready."""
+    if stopping:
+        return "stopping"
+    down = [side for side, end in (("source", source), ("sink", sink)) if not end.connected]
+    return f"{' and '.join(down)} down" if down else None
 
 
 async def run_service(
@@ -54,15 +58,15 @@ async def run_service(
     metrics = Metrics(registry)
     stop = stop if stop is not None else anyio.Event()
 
-    def ready() -> bool:
-        return not stop.is_set() and is_connected(source) and is_connected(sink)
+    def why_unready() -> str | None:
+        return unready(source, sink, stopping=stop.is_set())
 
     try:
         async with anyio.create_task_group() as group:
             if handle_signals:
                 group.start_soon(_watch_signals, stop, group.cancel_scope)
             if status_socket is not None:
-                app = status_app(metrics.registry, ready)
+                app = status_app(metrics.registry, why_unready)
                 port = await group.start(serve_status, app, status_socket)
                 log.info(
                     "status endpoints listening",

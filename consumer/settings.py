@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_AMQP_URL",
     "ENV_DELIMITER",
     "ENV_PREFIX",
+    "AmqpSettings",
     "CmqSourceSettings",
     "HttpSettings",
     "LogSettings",
@@ -73,6 +74,19 @@ class SinkSettings(Section):
     events_exchange: str = Field("media.events", min_length=1, description="topic exchange")
     parking_exchange: str = Field("media.parking", min_length=1, description="parking exchange")
     parking_queue: str = Field("media.parking", min_length=1, description="parking queue")
+    unroutable: Literal["keep", "park"] = Field(
+        "keep",
+        description=(
+            "an event no queue is bound for: keep it in the unrouted queue (the events "
+            "exchange's alternate exchange), or park its source body (reason unroutable)"
+        ),
+    )
+    unrouted_exchange: str = Field(
+        "media.unrouted", min_length=1, description="fanout exchange for unrouted events (keep)"
+    )
+    unrouted_queue: str = Field(
+        "media.unrouted", min_length=1, description="durable queue of unrouted events (keep)"
+    )
     confirm_timeout_s: float = Field(
         15.0, gt=0, description="seconds to wait for the broker's confirms of one delivery"
     )
@@ -92,6 +106,11 @@ class RelaySettings(Section):
     deadline_margin_s: float = Field(
         0.5, ge=0, description="skip a delivery this close to its CMQ lease / VOD window end"
     )
+    max_deliveries: int = Field(
+        10,
+        ge=0,
+        description="park a delivery handed out more often than this, unprocessed (0: no cap)",
+    )
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, description="larger bodies park")
     max_depth: int = Field(DEFAULT_MAX_DEPTH, ge=1, description="deeper JSON parks")
 
@@ -105,8 +124,21 @@ class RelaySettings(Section):
             grace_period_s=self.grace_period_s,
             settle_timeout_s=self.settle_timeout_s,
             deadline_margin_s=self.deadline_margin_s,
+            max_deliveries=self.max_deliveries,
             limits=Limits(max_body_bytes=self.max_body_bytes, max_depth=self.max_depth),
         )
+
+
+class AmqpSettings(Section):
+    """How the RabbitMQ adapters use AMQP (see the README's "RabbitMQ adapters")."""
+
+    fast_path: bool = Field(
+        True,
+        description=(
+            "relay the per-message frames through the frame tap (several times faster); false: "
+            "aio-pika's public API only (also used by itself when the tap fails its self-check)"
+        ),
+    )
 
 
 class HttpSettings(Section):
@@ -146,6 +178,7 @@ class Settings(BaseSettings):
     source: SourceSettings = RabbitSourceSettings()
     sink: SinkSettings = SinkSettings()
     relay: RelaySettings = RelaySettings()
+    amqp: AmqpSettings = AmqpSettings()
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
 

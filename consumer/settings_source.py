@@ -281,8 +281,8 @@ class HttpSourceSettings(Section):
     )
     max_connections: int = Field(1024, ge=1, description="http: open connections at most")
     request_timeout_s: float = Field(
-        5.0, gt=0, description="http: a request not confirmed by then gets 503 (keep it below "
-        "the sender's timeout)",
+        5.0, gt=0, description="http: a request not confirmed by then gets 503 (below the "
+        "sender's timeout, above relay.deadline_margin_s)",
     )  # fmt: skip
     header_timeout_s: float = Field(10.0, gt=0, description="http: time for a request's head")
     body_timeout_s: float = Field(5.0, gt=0, description="http: time for a request's body")

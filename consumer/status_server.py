@@ -2,8 +2,9 @@
 
 * ``GET /metrics``: Prometheus text format, from the registry the service owns;
 * ``GET /healthz``: 200 while the process runs (liveness);
-* ``GET /readyz``: 200 only while ``ready()`` says so (source and sink connected, not
-  stopping), else 503 (readiness: take the pod out of rotation, don't restart it).
+* ``GET /readyz``: 200 only while ``unready()`` has nothing to say (source and sink connected,
+  not stopping), else 503 with what it said, e.g. ``not ready: sink down`` (readiness: take
+  the pod out of rotation, don't restart it).
 
 uvicorn's own signal handlers are disabled (the service owns SIGTERM/SIGINT), so is its
 logging configuration (its records go through ours), and the socket is bound here so a port
@@ -28,8 +29,9 @@ from starlette.routing import Route
 from consumer.errors import ConfigurationError
 
 
-def status_app(registry: CollectorRegistry, ready: Callable[[], bool]) -> Starlette:
-    """The Starlette app behind the status endpoints."""
+def status_app(registry: CollectorRegistry, unready: Callable[[], str | None]) -> Starlette:
+    """The Starlette app behind the status endpoints; ``unready()`` is None when ready, else
+    why not."""
 
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -38,9 +40,10 @@ def status_app(registry: CollectorRegistry, ready: Callable[[], bool]) -> Starle
         return PlainTextResponse("ok\n")
 
     async def readyz(_: Request) -> Response:
-        if ready():
+        why = unready()
+        if why is None:
             return PlainTextResponse("ready\n")
-        return PlainTextResponse("not ready\n", status_code=503)
+        return PlainTextResponse(f"not ready: {why}\n", status_code=503)
 
     return Starlette(
         routes=[
@@ -62,6 +65,9 @@ def bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit it: uvicorn writes a reply's head and body separately, and
+        # Nagle would hold the body until the client's delayed ACK (~40 ms per scrape).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
     except OSError as exc:
         sock.close()

@@ -6,8 +6,11 @@
 
 Binds a temporary (exclusive, auto-delete) queue to the topic exchange with the pattern
 (``<vendor>.<event_type>.<status>``, e.g. ``vod.#``, ``*.*.FINISH``, ``mps.WorkflowTask.*``) and
-prints each event as it arrives. ``--parked`` reads (and acks) the parking queue and prints each
-body's reason. ``--count N`` exits after N messages, ``--idle S`` after S quiet seconds.
+prints each event as it arrives. ``--parked`` prints the reason of each body in the parking
+queue instead, without removing any: it never acks them, and they go back to their places when
+it exits (it shows at most the first 100, its prefetch; ``media-bridge parked`` filters, counts
+per reason and shows whole bodies and headers, ``media-bridge replay`` relays them again).
+``--count N`` exits after N messages, ``--idle S`` after S quiet seconds.
 """
 
 from __future__ import annotations
@@ -44,8 +47,10 @@ def _text(value: object) -> str:
 async def _open_queue(channel: aio_pika.abc.AbstractChannel, args: argparse.Namespace) -> AbstractQueue:
     if args.parked:
         return await channel.declare_queue(args.parking_queue, durable=True)
+    # Passive: the bridge declares the exchange (with its alternate exchange); declaring it
+    # again with other arguments would be refused (406) and needs configure permission.
     exchange = await channel.declare_exchange(
-        args.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        args.exchange, aio_pika.ExchangeType.TOPIC, durable=True, passive=True
     )
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)
     await queue.bind(exchange, args.pattern)
@@ -65,10 +70,13 @@ async def subscribe(args: argparse.Namespace) -> int:
                     message = await anext(messages)
                 if idle.cancelled_caught:
                     break
+                if args.parked:
+                    # Never acked: closing the connection puts every parked body back in place.
+                    print(describe_parked(message), flush=True)
+                    seen += 1
+                    continue
                 async with message.process():
-                    if args.parked:
-                        print(describe_parked(message), flush=True)
-                    elif args.json:
+                    if args.json:
                         print(message.body.decode(), flush=True)
                     else:
                         print(describe_event(message), flush=True)
@@ -84,7 +92,9 @@ def main() -> int:
     parser.add_argument("--url", default=DEFAULT_URL, help="AMQP URL (default from env)")
     parser.add_argument("--exchange", default="media.events")
     parser.add_argument("--parking-queue", default="media.parking")
-    parser.add_argument("--parked", action="store_true", help="read the parking queue instead")
+    parser.add_argument(
+        "--parked", action="store_true", help="show the parking queue instead (removes nothing)"
+    )
     parser.add_argument("--json", action="store_true", help="print whole events")
     parser.add_argument("--count", type=int, help="exit after this many messages")
     parser.add_argument("--idle", type=float, help="exit after this many quiet seconds")

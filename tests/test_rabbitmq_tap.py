@@ -339,3 +339,22 @@ async def test_protocol_header_from_a_broker_refusing_our_version_reaches_aiormq
     refusal = b"AMQP\x00\x00\x09\x01"
     tap.feed_data(refusal)
     assert await passed_through(tap) == refusal
+
+
+async def test_watch_for_resolves_when_that_method_passes_on_that_channel_only() -> None:
+    """The self-check's proof: a QosOk on channel 2 resolves the watch for channel 2, not 1,
+    and still reaches aiormq."""
+    tap, _ = attached(1)
+    on_two, on_one = tap.watch_for(2, wire.BASIC_QOS_OK), tap.watch_for(1, wire.BASIC_QOS_OK)
+    tap.feed_data(OPEN_OK)
+    before = on_two.done()
+    tap.feed_data(QOS_OK_2)
+    assert (before, on_two.done(), on_one.done()) == (False, True, False)
+    assert await passed_through(tap) == OPEN_OK + QOS_OK_2
+
+
+async def test_a_lost_link_keeps_the_brokers_reason() -> None:
+    tap, _ = attached(1)
+    tap.feed_data(m(commands.Connection.Close(530, "NOT_ALLOWED - no", 0, 0), 0))
+    assert tap.lost
+    assert tap.lost_reason == "the broker closed the connection: 530 NOT_ALLOWED - no"

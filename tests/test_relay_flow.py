@@ -125,6 +125,10 @@ class _SlowAckSource:
         self.inner = inner
         self.acking = anyio.Event()
 
+    @property
+    def connected(self) -> bool:
+        return self.inner.connected
+
     async def receive(self) -> _SlowAckDelivery:
         return _SlowAckDelivery(await self.inner.receive(), self.acking)
 

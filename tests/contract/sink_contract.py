@@ -16,6 +16,10 @@ one method::
 ``delivered(destination, count)`` waits (up to a few seconds) until ``count`` messages reached
 the queue bound to ``destination`` and returns them as :class:`OutboundMessage` (destination,
 routing key, body, message id, content type, type and headers as received), oldest first.
+
+A sink that keeps what no queue is bound for (RabbitMQ: an alternate exchange on the events
+exchange) passes ``unrouted(count)``, reading its unrouted destination the same way; such a sink
+confirms an unrouted message instead of raising ``UnroutableError``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ UNROUTED_KEY = "contract.unbound.event"
 class SinkUnderTest:
     sink: Sink
     delivered: Callable[[Destination, int], Awaitable[list[OutboundMessage]]]
+    unrouted: Callable[[int], Awaitable[list[OutboundMessage]]] | None = None  # keeps them
 
 
 def event(routing_key: str = ROUTED_KEY, n: int = 0) -> OutboundMessage:
@@ -96,11 +101,26 @@ class SinkContract:
             got = await under_test.delivered(Destination.EVENTS, 3)
         assert [m.message_id for m in got] == [m.message_id for m in messages]
 
-    async def test_unroutable_message_raises_unroutable_error(self) -> None:
-        """A message no queue is bound for is reported as UnroutableError, not lost silently."""
+    async def test_unroutable_message_is_reported_or_kept_never_lost(self) -> None:
+        """A message no queue is bound for is never lost silently: a sink without an unrouted
+        destination reports it as UnroutableError (the relay parks the body); a sink with one
+        confirms it and keeps it there as sent, and a routed message does not go there too."""
+        routed, unrouted = event(n=1), event(UNROUTED_KEY, n=2)
         async with self.make_sink() as under_test:
-            with pytest.raises(UnroutableError):
-                await under_test.sink.publish(event(UNROUTED_KEY))
+            if under_test.unrouted is None:
+                with pytest.raises(UnroutableError):
+                    await under_test.sink.publish(unrouted)
+                return
+            await under_test.sink.publish(routed)
+            await under_test.sink.publish(unrouted)
+            [got] = await under_test.unrouted(1)
+            [delivered] = await under_test.delivered(Destination.EVENTS, 1)
+        assert delivered.message_id == routed.message_id
+        assert got.message_id == unrouted.message_id
+        assert got.routing_key == unrouted.routing_key
+        assert got.body == unrouted.body
+        assert got.content_type == unrouted.content_type
+        assert dict(unrouted.headers).items() <= dict(got.headers).items()
 
     async def test_parking_destination_takes_any_body(self) -> None:
         """A parked message reaches the parking queue with its raw body and headers."""

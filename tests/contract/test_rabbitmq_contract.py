@@ -1,4 +1,5 @@
-"""The RabbitMQ adapters pass the Source and Sink contracts against the real broker."""
+"""The RabbitMQ adapters pass the Source and Sink contracts against the real broker, on both
+AMQP paths: the frame tap (``fast_path = True``) and aio-pika's public API (the plain path)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from aiormq.abc import DeliveredMessage
 
 from adapters.rabbitmq import RabbitSink, RabbitSinkOptions, RabbitSource, RabbitSourceOptions
+from adapters.rabbitmq_topology import Unrouted
 from consumer.ports import Destination, OutboundMessage
 from tests.contract.sink_contract import ROUTED_BINDING, SinkContract, SinkUnderTest
 from tests.contract.source_contract import OpenSource, SourceContract
@@ -18,6 +20,8 @@ pytestmark = pytest.mark.rabbitmq
 
 
 class TestRabbitSource(SourceContract):
+    fast_path = True  # the frame tap
+
     @asynccontextmanager
     async def make_queue(self, bodies: list[bytes]) -> AsyncIterator[OpenSource]:
         queue = unique("source")
@@ -26,9 +30,11 @@ class TestRabbitSource(SourceContract):
             await put(admin, queue, bodies)
 
             async def open_source() -> RabbitSource:
-                return await RabbitSource.connect(
-                    RabbitSourceOptions(AMQP_URL, queue=queue, prefetch=8)
+                source = await RabbitSource.connect(
+                    RabbitSourceOptions(AMQP_URL, queue=queue, prefetch=8, fast_path=self.fast_path)
                 )
+                assert source.fast_path is self.fast_path
+                return source
 
             try:
                 yield open_source
@@ -49,15 +55,27 @@ def _as_outbound(destination: Destination, message: DeliveredMessage) -> Outboun
     )
 
 
+class TestRabbitSourcePlainPath(TestRabbitSource):
+    fast_path = False  # aio-pika's public API: what runs when the tap is not in place
+
+
 class TestRabbitSink(SinkContract):
+    fast_path = True  # the frame tap
+    keep_unrouted = False  # sink.unroutable = park: the broker returns what routes nowhere
+
     @asynccontextmanager
     async def make_sink(self) -> AsyncIterator[SinkUnderTest]:
         events, parking, bound = unique("events"), unique("parking"), unique("bound")
+        name = unique("unrouted")  # the exchange and the queue
+        kept = Unrouted(name, name) if self.keep_unrouted else None
         options = RabbitSinkOptions(
-            AMQP_URL, events_exchange=events, parking_exchange=parking, parking_queue=parking
+            AMQP_URL, events_exchange=events, parking_exchange=parking, parking_queue=parking,
+            fast_path=self.fast_path, unrouted=kept,
         )
         async with admin_channel() as admin:
             sink = await RabbitSink.connect(options)
+            assert sink.fast_path is self.fast_path
+            assert sink.keeps_unrouted is self.keep_unrouted
             await admin.queue_declare(bound, durable=True)
             await admin.queue_bind(bound, events, routing_key=ROUTED_BINDING)
             queues = {Destination.EVENTS: bound, Destination.PARKING: parking}
@@ -66,8 +84,28 @@ class TestRabbitSink(SinkContract):
                 got = await take(admin, queues[destination], count)
                 return [_as_outbound(destination, message) for message in got]
 
+            async def unrouted(count: int) -> list[OutboundMessage]:
+                assert kept is not None
+                got = await take(admin, kept.queue, count)
+                return [_as_outbound(Destination.EVENTS, message) for message in got]
+
             try:
-                yield SinkUnderTest(sink, delivered)
+                yield SinkUnderTest(sink, delivered, unrouted if kept else None)
             finally:
                 await sink.aclose()
-                await delete_all(admin, [bound, parking], [events, parking])
+                extra = [kept.queue] if kept else []
+                await delete_all(
+                    admin, [bound, parking, *extra], [events, parking, *extra]
+                )
+
+
+class TestRabbitSinkPlainPath(TestRabbitSink):
+    fast_path = False  # aio-pika's public API: what runs when the tap is not in place
+
+
+class TestRabbitSinkKeepingUnrouted(TestRabbitSink):
+    keep_unrouted = True  # sink.unroutable = keep: the events exchange has an alternate exchange
+
+
+class TestRabbitSinkKeepingUnroutedPlainPath(TestRabbitSinkKeepingUnrouted):
+    fast_path = False

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from prometheus_client import CollectorRegistry
 
+import consumer.relay
 from adapters.cmq import CmqSource
+from consumer.metrics import Metrics
 from emulators.cmq import FaultKind, FaultRule, FaultSettings
 from tests.cmq.helpers import emulator, source_options
 from tests.e2e_cmq.support import (
@@ -31,19 +34,33 @@ FAULTS = FaultSettings(
 )
 
 
-async def test_failing_receives_and_deletes_lose_nothing_and_duplicate_only_undeleted() -> None:
+async def test_failing_receives_and_deletes_lose_nothing_and_duplicate_only_undeleted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Every event arrives; extra copies are of known ids and no more than the failed deletes."""
-    await _chaos_run(MESSAGES, deadline_s=60)
+    await _chaos_run(MESSAGES, deadline_s=60, monkeypatch=monkeypatch)
 
 
 @pytest.mark.soak
 @pytest.mark.timeout(1500)
-async def test_long_chaos_run_loses_nothing() -> None:
+async def test_long_chaos_run_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same chaos for 20,000 messages (minutes; `scripts/test -m soak`)."""
-    await _chaos_run(20_000, deadline_s=1200)
+    await _chaos_run(20_000, deadline_s=1200, monkeypatch=monkeypatch)
 
 
-async def _chaos_run(messages: int, deadline_s: float) -> None:
+class _KeptMetrics(Metrics):
+    """The relay's metrics, kept for the ledger assertion (run_relay makes its own)."""
+
+    made: list[Metrics] = []  # noqa: RUF012 - reset per run by _chaos_run
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        self.made.append(self)
+
+
+async def _chaos_run(messages: int, deadline_s: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    _KeptMetrics.made = []
+    monkeypatch.setattr(consumer.relay, "Metrics", _KeptMetrics)
     bodies = unique_bodies(NEW_FILE_UPLOAD, messages)
     expected = set(expected_event_ids(bodies))
     assert len(expected) == messages
@@ -82,6 +99,13 @@ async def _chaos_run(messages: int, deadline_s: float) -> None:
     assert counts["stored"] == 0
     assert not tap.parked
     assert duplicates <= undeleted, (duplicates, stats)
+    # The delivery ledger: every ack followed a confirmed publish, nothing left in the window.
+    [metrics] = _KeptMetrics.made
+    ledger = metrics.ledger.of("cmq")
+    assert ledger.acked_without_publish == 0
+    assert ledger.published_unacked == 0
+    assert ledger.acked >= messages
+    assert ledger.published >= messages
     # The run really was chaotic: every kind of fault hit both actions.
     for action in ACTIONS:
         for kind in KINDS:

@@ -9,12 +9,19 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 
 import anyio
+import httpx
 import orjson
 import pytest
 from anyio.abc import Process
 
 from emulators.vod import FaultKind, FaultRule, FaultSettings, RunningVodEmulator
-from tests.e2e_cmq.support import broker_tap, expected_event_ids, sink_env, unique_bodies
+from tests.e2e_cmq.support import (
+    broker_tap,
+    expected_event_ids,
+    free_port,
+    sink_env,
+    unique_bodies,
+)
 from tests.e2e_vod.support import vod_env
 from tests.relay_support import NEW_FILE_UPLOAD
 from tests.samples import REPO_ROOT
@@ -75,9 +82,13 @@ async def _chaos_run(events: int, deadline_s: float) -> None:
         with anyio.fail_after(deadline_s):
             async with AsyncExitStack() as bridges:
 
-                async def start() -> Process:
+                async def start(status_port: int | None = None) -> Process:
+                    status = {} if status_port is None else {
+                        "MEDIA_BRIDGE_HTTP__ENABLED": "true",
+                        "MEDIA_BRIDGE_HTTP__PORT": str(status_port),
+                    }
                     process = await anyio.open_process(
-                        [sys.executable, "-m", "consumer", "run"], env=env, cwd=REPO_ROOT
+                        [sys.executable, "-m", "consumer", "run"], env=env | status, cwd=REPO_ROOT
                     )
                     bridges.push_async_callback(_stop, process)
                     return process
@@ -90,9 +101,13 @@ async def _chaos_run(events: int, deadline_s: float) -> None:
                     await _until(lambda s=share: confirmed() >= events * s)  # type: ignore[misc]
                     victim.send_signal(signal.SIGKILL)
                     await victim.wait()
-                await start()  # then two bridges share the sub-app to the end
-                await start()
+                # Then two bridges share the sub-app to the end; their /metrics is read before
+                # they stop (the killed ones can't be asked).
+                ports = [free_port(), free_port()]
+                for port in ports:
+                    await start(port)
                 await _until(lambda: _drained(running, events))
+                ledgers = [await _ledger(port) for port in ports]
             await tap.collect()
         injected = running.app.faults.injected
         requests = dict(running.app.requests)
@@ -104,6 +119,12 @@ async def _chaos_run(events: int, deadline_s: float) -> None:
     assert (counts.pullable, counts.leased) == (0, 0)
     assert not tap.parked
     assert duplicates <= counts.redelivered, (duplicates, counts)
+    # The delivery ledger of the bridges that ran to the end: no ack without a confirmed publish.
+    for ledger in ledgers:
+        # A bridge that got no VOD delivery at all has no series yet: 0 as well.
+        assert ledger.get("media_bridge_ledger_acked_without_publish_total", 0) == 0, ledgers
+        assert ledger.get("media_bridge_ledger_published_unacked", 0) == 0, ledgers
+    assert sum(ledger.get("media_bridge_ledger_acked_total", 0) for ledger in ledgers) > 0, ledgers
     # The run really was chaotic: every kind of fault was injected, and each action failed
     # about a fifth of the time (pulls are few, 16 events each, so not every kind hits both).
     for kind in KINDS:
@@ -111,6 +132,19 @@ async def _chaos_run(events: int, deadline_s: float) -> None:
     for action in ACTIONS:
         failed = sum(injected[(action, kind)] for kind in KINDS)
         assert failed >= 0.1 * requests[action], (action, failed, requests)
+
+
+async def _ledger(port: int) -> dict[str, float]:
+    """The ``vod`` series of a bridge's delivery ledger, from its /metrics."""
+    suffix = '{source="vod"} '
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    return {
+        name: float(value)
+        for line in text.splitlines()
+        if line.startswith("media_bridge_ledger_") and suffix in line
+        for name, value in [line.split(suffix)]
+    }
 
 
 def _drained(running: RunningVodEmulator, events: int) -> bool:

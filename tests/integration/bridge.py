@@ -18,6 +18,7 @@ from aiormq.abc import DeliveredMessage
 from anyio.abc import Process
 
 from consumer.normalize import normalize
+from tests.amqp_path import bridge_env
 from tests.integration.broker import AMQP_URL, unique
 from tests.samples import sample
 
@@ -47,8 +48,10 @@ def expected_ids(bodies: list[bytes]) -> set[str]:
 
 @dataclass(frozen=True)
 class Topology:
-    """One test's broker objects; ``output`` is bound to the events exchange with ``#``."""
+    """One test's broker objects on the broker at ``url`` (by default the shared test broker);
+    ``output`` is bound to the events exchange with ``#``."""
 
+    url: str = AMQP_URL
     source: str = field(default_factory=lambda: unique("source"))
     events: str = field(default_factory=lambda: unique("events"))
     parking: str = field(default_factory=lambda: unique("parking"))
@@ -72,14 +75,15 @@ class Topology:
         """The environment that points ``media-bridge run`` at this topology."""
         return {
             **os.environ,
-            "MEDIA_BRIDGE_SOURCE__URL": AMQP_URL,
+            "MEDIA_BRIDGE_SOURCE__URL": self.url,
             "MEDIA_BRIDGE_SOURCE__QUEUE": self.source,
-            "MEDIA_BRIDGE_SINK__URL": AMQP_URL,
+            "MEDIA_BRIDGE_SINK__URL": self.url,
             "MEDIA_BRIDGE_SINK__EVENTS_EXCHANGE": self.events,
             "MEDIA_BRIDGE_SINK__PARKING_EXCHANGE": self.parking,
             "MEDIA_BRIDGE_SINK__PARKING_QUEUE": self.parking,
             "MEDIA_BRIDGE_HTTP__ENABLED": "false",
             "MEDIA_BRIDGE_LOG__LEVEL": "WARNING",
+            **bridge_env(),  # the AMQP path under test (tests/amqp_path.py)
             **extra,
         }
 

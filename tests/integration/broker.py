@@ -1,41 +1,97 @@
-"""The real RabbitMQ for tests: URL, an admin channel, unique names, reading and counting queues.
+"""The RabbitMQ for tests: URL and vhost, an admin channel, unique names, reading and counting queues.
 
 Tests that need the broker *fail* when it is unreachable (CI always has one): a skipped
 integration suite looks green and hides a broken bridge.
+
+The broker at ``MEDIA_BRIDGE_TEST_AMQP_URL`` is shared with other people: tests only declare
+(and delete) objects of their own there, in the URL's vhost, and only close their own
+connections. Broker-wide changes happen on a private node (``tests/private_broker.py``).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 import aiormq
 import anyio
 from aiormq.abc import DeliveredMessage
+from yarl import URL
 
 AMQP_URL = os.environ.get("MEDIA_BRIDGE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+# In every name this test session declares, so that what a session left behind can be found
+# (tests/conftest.py) without mistaking another run's objects on the same broker for ours.
+RUN = uuid.uuid4().hex[:8]
+
+
+def vhost_of(url: str) -> str:
+    """The vhost an AMQP URL names, read the way aiormq reads it (no path or ``/``: ``/``)."""
+    path = URL(url).path
+    return "/" if path in ("", "/") else path[1:].replace("%2F", "/")
+
+
+VHOST = vhost_of(AMQP_URL)
+
+
+class Broker(Protocol):
+    """A broker tests can inspect: its AMQP URL, the vhost that URL names, ``rabbitmqctl``."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def vhost(self) -> str: ...
+
+    def ctl(self, *args: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class SharedBroker:
+    """The broker at ``MEDIA_BRIDGE_TEST_AMQP_URL``; ``ctl`` is for reading it (and closing a
+    test's own connections) - never for broker-wide changes."""
+
+    url: str = AMQP_URL
+
+    @property
+    def vhost(self) -> str:
+        return vhost_of(self.url)
+
+    def ctl(self, *args: str) -> str:
+        """Run ``rabbitmqctl -q ARGS`` (the tests run as root beside the broker, like CI)."""
+        try:
+            return subprocess.run(
+                ["rabbitmqctl", "-q", *args], capture_output=True, text=True, check=True,
+                timeout=60,
+            ).stdout
+        except FileNotFoundError:
+            raise RuntimeError(
+                "rabbitmqctl is needed beside the broker (unacknowledged counts, connections)"
+            ) from None
+
+
+SHARED = SharedBroker()
 
 
 def unique(prefix: str) -> str:
     """A broker object name no other test (or run) uses."""
-    return f"test.{prefix}.{uuid.uuid4().hex[:12]}"
+    return f"test.{prefix}.{RUN}.{uuid.uuid4().hex[:8]}"
 
 
 @asynccontextmanager
-async def admin_channel() -> AsyncIterator[aiormq.Channel]:
+async def admin_channel(url: str = AMQP_URL) -> AsyncIterator[aiormq.Channel]:
     """A plain aiormq channel for set-up, inspection and clean-up."""
     try:
         with anyio.fail_after(10):
-            connection = await aiormq.connect(AMQP_URL)
+            connection = await aiormq.connect(url)
     except (OSError, aiormq.exceptions.AMQPError, TimeoutError) as exc:
+        where = "MEDIA_BRIDGE_TEST_AMQP_URL" if url == AMQP_URL else URL(url).with_password(None)
         raise RuntimeError(
-            f"RabbitMQ is not reachable at MEDIA_BRIDGE_TEST_AMQP_URL ({type(exc).__name__}); "
+            f"RabbitMQ is not reachable at {where} ({type(exc).__name__}); "
             "start it (scripts/ensure-rabbitmq) - these tests fail rather than skip"
         ) from None
     try:
@@ -90,27 +146,17 @@ class QueueState:
     consumers: int
 
 
-def queue_state(name: str) -> QueueState:
+def queue_state(name: str, broker: Broker = SHARED) -> QueueState:
     """Ready and unacknowledged counts from ``rabbitmqctl`` (passive declare can't see unacked)."""
-    if shutil.which("rabbitmqctl") is None:
-        raise RuntimeError("rabbitmqctl is needed to count unacknowledged messages")
-    output = subprocess.run(
-        ["rabbitmqctl", "-q", "list_queues", "name", "messages_ready",
-         "messages_unacknowledged", "consumers"],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout
+    output = broker.ctl(
+        "list_queues", "-p", broker.vhost, "name", "messages_ready", "messages_unacknowledged",
+        "consumers",
+    )
     for line in output.splitlines():
         parts = line.split("\t")
         if parts and parts[0] == name:
             return QueueState(int(parts[1]), int(parts[2]), int(parts[3]))
-    raise LookupError(f"queue {name} not found")
-
-
-def rabbitmqctl(*args: str) -> str:
-    """Run ``rabbitmqctl`` (the tests run as root beside the broker, like CI)."""
-    return subprocess.run(
-        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
+    raise LookupError(f"queue {name} not found in vhost {broker.vhost}")
 
 
 async def delete_all(channel: aiormq.Channel, queues: list[str], exchanges: list[str]) -> None:
@@ -121,15 +167,15 @@ async def delete_all(channel: aiormq.Channel, queues: list[str], exchanges: list
         await channel.exchange_delete(exchange)
 
 
-def close_connections(name_part: str) -> int:
-    """Force-close the broker connections whose client-given name contains ``name_part``.
-
-    Narrower than ``close_all_connections``: other processes using this broker are left alone.
-    """
+def close_connections(name_part: str, broker: Broker = SHARED) -> int:
+    """Force-close the connections to ``broker``'s vhost whose client-given name contains
+    ``name_part`` (make it name this process or a child: other users' connections stay up)."""
     closed = 0
-    for line in rabbitmqctl("list_connections", "pid", "client_properties").splitlines():
-        pid, _, properties = line.partition("\t")
-        if '{"connection_name","' in properties and name_part in properties:
-            rabbitmqctl("close_connection", pid, "test: forced close")
+    for line in broker.ctl("list_connections", "pid", "vhost", "client_properties").splitlines():
+        pid, vhost, properties = [*line.split("\t", 2), "", ""][:3]
+        if vhost == broker.vhost and '{"connection_name","' in properties and (
+            name_part in properties
+        ):
+            broker.ctl("close_connection", pid, "test: forced close")
             closed += 1
     return closed

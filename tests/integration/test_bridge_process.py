@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiormq
 import anyio
+import orjson
 import pytest
 
 from tests.integration.bridge import (
@@ -38,9 +39,9 @@ PREFETCH = 64  # the default relay.max_in_flight: the most deliveries that can b
 async def broker() -> AsyncIterator[tuple[aiormq.Channel, Topology, Collector]]:
     topology, collector = Topology(), Collector()
     async with admin_channel() as admin:
-        await topology.declare(admin)
-        await collector.start(admin, topology.output)
         try:
+            await topology.declare(admin)
+            await collector.start(admin, topology.output)
             yield admin, topology, collector
         finally:
             await delete_all(admin, topology.queues, topology.exchanges)
@@ -112,11 +113,13 @@ async def test_sigterm_mid_stream_exits_zero_without_duplicates(broker, tmp_path
 
 
 async def test_closed_connections_recover_by_themselves(broker, tmp_path: Path) -> None:
-    """The broker closing the bridge's connections mid-stream: it reconnects, nothing is lost."""
+    """The broker closing the bridge's connections mid-stream: it reconnects, nothing is lost,
+    and each loss is one WARNING in the broker's words (no ERROR, no traceback)."""
     _, topology, collector = broker
     good = good_bodies(3_000)
     await put(broker[0], topology.source, good)
-    async with running_bridge(topology, tmp_path / "bridge.log") as bridge:
+    log = tmp_path / "bridge.log"
+    async with running_bridge(topology, log) as bridge:
         await collector.wait_for(500)
         closed = close_connections(f':{bridge.pid}"')
         assert closed == 2  # its source and its sink connection
@@ -130,3 +133,11 @@ async def test_closed_connections_recover_by_themselves(broker, tmp_path: Path) 
     # losses: the source's can redeliver at most one prefetch window (deliveries not yet acked
     # at the broker), the sink's can lose the confirms of at most one window of publishes.
     assert sum(n - 1 for n in counts.values()) <= PREFETCH * closed
+    entries = [orjson.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    losses = sorted(e["msg"] for e in entries if e["logger"] == "adapters.rabbitmq_link")
+    assert losses == [
+        f"RabbitMQ {side} connection lost: 320 CONNECTION_FORCED - test: forced close; reconnecting"
+        for side in ("sink", "source")
+    ]
+    assert [e for e in entries if e["level"] == "ERROR"] == []
+    assert "Traceback" not in log.read_text()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiormq
 import anyio
 import pytest
 
@@ -22,34 +25,38 @@ from tests.integration.broker import (
     drain,
     put,
     queue_state,
-    rabbitmqctl,
 )
+from tests.private_broker import PrivateBroker
 
 pytestmark = pytest.mark.rabbitmq
-NORMAL_WATERMARK = "0.4"  # RabbitMQ's default; restored even when the test fails
+CONFIRM_TIMEOUT_S = 2
 
 
-async def test_blocked_sink_holds_acks_and_resumes(tmp_path: Path) -> None:
-    """A memory alarm blocks publishing: the source keeps every message until it clears."""
-    topology, collector = Topology(), Collector()
+async def test_blocked_sink_holds_acks_and_resumes(
+    private_rabbitmq: PrivateBroker, tmp_path: Path
+) -> None:
+    """A memory alarm blocks publishing: the source keeps every message until it clears.
+
+    An alarm blocks every publisher of a node, so this runs on the session's private node.
+    """
+    broker = private_rabbitmq
+    topology, collector = Topology(url=broker.url), Collector()
     good = good_bodies(6_000)
-    async with admin_channel() as admin:
-        await topology.declare(admin)
-        await collector.start(admin, topology.output)
+    async with admin_channel(broker.url) as admin:
         try:
+            await topology.declare(admin)
+            await collector.start(admin, topology.output)
             await put(admin, topology.source, good)
-            env = {"MEDIA_BRIDGE_SINK__CONFIRM_TIMEOUT_S": "2"}
+            env = {"MEDIA_BRIDGE_SINK__CONFIRM_TIMEOUT_S": str(CONFIRM_TIMEOUT_S)}
             async with running_bridge(topology, tmp_path / "bridge.log", **env) as bridge:
                 await collector.wait_for(100)
-                try:
-                    rabbitmqctl("set_vm_memory_high_watermark", "0.0000001")
-                    await anyio.sleep(3)  # publishes in flight time out (confirm timeout 2 s)
-                    held, relayed = queue_state(topology.source), len(collector.ids)
-                    await anyio.sleep(3)
-                    still = queue_state(topology.source)
+                async with memory_alarm(broker):
+                    # Publishes already in flight are not confirmed: let their timeout pass.
+                    await anyio.sleep(CONFIRM_TIMEOUT_S + 1)
+                    held, relayed = queue_state(topology.source, broker), len(collector.ids)
+                    await anyio.sleep(3)  # a window in which nothing may be acked or relayed
+                    still = queue_state(topology.source, broker)
                     blocked_relayed = len(collector.ids)
-                finally:
-                    rabbitmqctl("set_vm_memory_high_watermark", NORMAL_WATERMARK)
                 await collector.wait_for(len(good), timeout_s=60, distinct=True)
                 assert await stop_bridge(bridge) == 0
         finally:
@@ -57,6 +64,32 @@ async def test_blocked_sink_holds_acks_and_resumes(tmp_path: Path) -> None:
     assert held.ready + held.unacked == still.ready + still.unacked > 0  # no ack while blocked
     assert blocked_relayed == relayed
     assert set(collector.ids) == expected_ids(good)
+
+
+@asynccontextmanager
+async def memory_alarm(broker: PrivateBroker) -> AsyncIterator[None]:
+    """The node's memory alarm raised (by a tiny watermark) while inside; afterwards the
+    watermark it had is back and the alarm is cleared, for the session's later tests."""
+    before = broker.ctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().").strip()
+    float(before)  # a fraction, as set_vm_memory_high_watermark takes it (not {absolute, N})
+    broker.ctl("set_vm_memory_high_watermark", "0.0000001")
+    try:
+        await _until_memory_alarm(broker, raised=True)
+        yield
+    finally:
+        broker.ctl("set_vm_memory_high_watermark", before)
+        with anyio.CancelScope(shield=True):
+            await _until_memory_alarm(broker, raised=False)
+
+
+async def _until_memory_alarm(broker: PrivateBroker, *, raised: bool) -> None:
+    with anyio.fail_after(30):
+        while _memory_alarm_raised(broker) != raised:  # noqa: ASYNC110 - node state, no event
+            await anyio.sleep(0.2)
+
+
+def _memory_alarm_raised(broker: PrivateBroker) -> bool:
+    return "memory" in broker.ctl("eval", "rabbit_alarm:get_alarms().")
 
 
 async def test_events_exchange_deleted_mid_stream_loses_nothing_and_resumes(tmp_path: Path) -> None:
@@ -70,14 +103,15 @@ async def test_events_exchange_deleted_mid_stream_loses_nothing_and_resumes(tmp_
     topology, collector = Topology(), Collector()
     good = good_bodies(12_000)
     async with admin_channel() as admin:
-        await topology.declare(admin)
-        await collector.start(admin, topology.output)
         try:
+            await topology.declare(admin)
+            await collector.start(admin, topology.output)
             await put(admin, topology.source, good)
             async with running_bridge(topology, tmp_path / "bridge.log") as bridge:
                 await collector.wait_for(200)
                 await admin.exchange_delete(topology.events)
-                await anyio.sleep(0.5)  # publishes fail (404), the bridge re-declares, parks
+                # Publishes fail (404), the bridge re-declares the exchange, events are parked.
+                await _until_parked(admin, topology.parking)
                 await admin.exchange_declare(topology.events, exchange_type="topic", durable=True)
                 await admin.queue_bind(topology.output, topology.events, routing_key="#")
                 relayed_before_rebind = len(set(collector.ids))
@@ -95,6 +129,12 @@ async def test_events_exchange_deleted_mid_stream_loses_nothing_and_resumes(tmp_
     assert set(collector.ids) | parked_ids == expected_ids(good)
     assert len(set(collector.ids)) > relayed_before_rebind, "relaying resumes once bound again"
     assert "Traceback" not in log
+
+
+async def _until_parked(admin: aiormq.Channel, queue: str) -> None:
+    with anyio.fail_after(30):
+        while not (await admin.queue_declare(queue, passive=True)).message_count:  # noqa: ASYNC110
+            await anyio.sleep(0.05)
 
 
 def _source_empty(topology: Topology) -> bool:
