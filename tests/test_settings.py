@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import tomllib
 from pathlib import Path
 
@@ -17,16 +16,11 @@ from consumer.settings import (
     load_settings,
     masked_url,
 )
-from consumer.settings_env import accepted_names
 from consumer.settings_help import setting_docs, settings_epilog
 from tests.samples import REPO_ROOT
+from tests.settings_support import CMQ_ENV, CMQ_KEY, clean_env, set_env
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No MEDIA_BRIDGE_ variable from the developer's shell leaks into these tests."""
-    for name in [n for n in os.environ if n.startswith("MEDIA_BRIDGE_")]:
-        monkeypatch.delenv(name)
+__all__ = ["clean_env"]  # the autouse fixture, used by being imported
 
 
 def test_defaults_describe_a_local_broker() -> None:
@@ -139,26 +133,11 @@ def test_help_lists_every_setting_with_env_name_and_default() -> None:
     assert len(docs) >= 20
 
 
-CMQ_KEY = "cmq-settings-test-key-9d2e"
-CMQ_ENV = {
-    "MEDIA_BRIDGE_SOURCE__KIND": "cmq",
-    "MEDIA_BRIDGE_SOURCE__ENDPOINT": "http://127.0.0.1:9911",
-    "MEDIA_BRIDGE_SOURCE__SECRET_ID": "AKIDSETTINGSTEST000000000000000000",
-    "MEDIA_BRIDGE_SOURCE__SECRET_KEY": CMQ_KEY,
-    "MEDIA_BRIDGE_SOURCE__QUEUES": "mps-events, vod-events",
-}
-
-
-def _set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-
-
 def test_cmq_source_from_the_environment_with_tdmq_defaults(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """kind=cmq selects the CMQ settings; queues split on commas; 3 s polls and HmacSHA256."""
-    _set_env(monkeypatch, CMQ_ENV)
+    set_env(monkeypatch, CMQ_ENV)
     source = load_settings().source
     assert isinstance(source, CmqSourceSettings)
     assert source.queues == ["mps-events", "vod-events"]
@@ -171,7 +150,7 @@ def test_cmq_source_from_the_environment_with_tdmq_defaults(
 
 def test_cmq_queues_accept_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
     """MEDIA_BRIDGE_SOURCE__QUEUES may also be a JSON list."""
-    _set_env(monkeypatch, {**CMQ_ENV, "MEDIA_BRIDGE_SOURCE__QUEUES": '["a-1", "b_2"]'})
+    set_env(monkeypatch, {**CMQ_ENV, "MEDIA_BRIDGE_SOURCE__QUEUES": '["a-1", "b_2"]'})
     source = load_settings().source
     assert isinstance(source, CmqSourceSettings)
     assert source.queues == ["a-1", "b_2"]
@@ -202,7 +181,7 @@ def test_source_without_kind_stays_rabbitmq(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_cmq_without_secret_key_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     """A missing SecretKey is one line naming MEDIA_BRIDGE_SOURCE__SECRET_KEY."""
-    _set_env(monkeypatch, {k: v for k, v in CMQ_ENV.items() if not k.endswith("SECRET_KEY")})
+    set_env(monkeypatch, {k: v for k, v in CMQ_ENV.items() if not k.endswith("SECRET_KEY")})
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     assert str(caught.value) == (
@@ -238,7 +217,7 @@ def test_bad_cmq_setting_is_named_without_the_secret(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
 ) -> None:
     """Each bad CMQ value names its setting; the SecretKey never appears in the line."""
-    _set_env(monkeypatch, {**CMQ_ENV, name: value})
+    set_env(monkeypatch, {**CMQ_ENV, name: value})
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     message = str(caught.value)
@@ -251,7 +230,7 @@ def test_unknown_source_kind_is_named_without_echoing_the_table(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """kind=sqs names MEDIA_BRIDGE_SOURCE__KIND and the valid kinds, and no secret."""
-    _set_env(monkeypatch, {**CMQ_ENV, "MEDIA_BRIDGE_SOURCE__KIND": "sqs"})
+    set_env(monkeypatch, {**CMQ_ENV, "MEDIA_BRIDGE_SOURCE__KIND": "sqs"})
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     message = str(caught.value)
@@ -270,89 +249,6 @@ def test_help_lists_both_source_kinds_once() -> None:
     assert by_name["MEDIA_BRIDGE_SOURCE__SECRET_KEY"].default == "required"
     assert by_name["MEDIA_BRIDGE_SOURCE__POLLING_WAIT_SECONDS"].default == "3"
     assert "MEDIA_BRIDGE_SOURCE__QUEUES" in settings_epilog()
-
-
-@pytest.mark.parametrize(
-    ("name", "meant"),
-    [
-        ("MEDIA_BRIDGE_SINK_URL", "MEDIA_BRIDGE_SINK__URL"),  # one underscore: a new name
-        ("MEDIA_BRIDGE_SINKK__URL", "MEDIA_BRIDGE_SINK__URL"),
-        # also refused by the [source] table itself: still one clause
-        ("MEDIA_BRIDGE_SOURCE__QUEU", "MEDIA_BRIDGE_SOURCE__QUEUE"),
-        ("MEDIA_BRIDGE_RELAY__MAXINFLIGHT", "MEDIA_BRIDGE_RELAY__MAX_IN_FLIGHT"),
-    ],
-)
-def test_misspelt_variable_is_refused_naming_the_closest_setting(
-    monkeypatch: pytest.MonkeyPatch, name: str, meant: str
-) -> None:
-    """A MEDIA_BRIDGE_ variable that sets nothing stops start-up instead of being ignored."""
-    monkeypatch.setenv(name, "amqp://bridge:Typo-secret@broker/")
-    with pytest.raises(ConfigurationError) as caught:
-        load_settings()
-    assert str(caught.value) == f"unknown setting {name}: did you mean {meant}?"
-
-
-def test_variable_like_no_setting_is_refused_without_a_guess(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A name resembling nothing is still refused, pointing at the list of settings."""
-    monkeypatch.setenv("MEDIA_BRIDGE_ZZZ", "1")
-    with pytest.raises(ConfigurationError, match=r"^unknown setting MEDIA_BRIDGE_ZZZ \(media"):
-        load_settings()
-
-
-def test_the_test_suites_own_variables_are_not_taken_for_typos(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """MEDIA_BRIDGE_TEST_* configures the test suite, which starts bridges with its environment."""
-    monkeypatch.setenv("MEDIA_BRIDGE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    assert load_settings().http.port == 9108
-
-
-def test_config_file_variable_and_lower_case_names_are_accepted(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """MEDIA_BRIDGE_CONFIG names the file; names are case-insensitive, as pydantic reads them."""
-    monkeypatch.setenv("MEDIA_BRIDGE_CONFIG", str(tmp_path / "unused.toml"))
-    monkeypatch.setenv("media_bridge_http__port", "9200")
-    assert load_settings().http.port == 9200
-
-
-def test_every_documented_setting_of_every_source_kind_is_an_accepted_variable() -> None:
-    """The accepted names come from the models, so each source kind's keys are known."""
-    documented = {doc.env_var for doc in setting_docs()}
-    assert documented <= accepted_names(Settings)
-    assert {"MEDIA_BRIDGE_SOURCE", "MEDIA_BRIDGE_SOURCE__QUEUES"} <= accepted_names(Settings)
-
-
-def test_setting_of_another_source_kind_names_the_kind_and_the_closest_key(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """queue (RabbitMQ) under kind=cmq is refused for that kind, suggesting cmq's queues."""
-    _set_env(monkeypatch, {**CMQ_ENV, "MEDIA_BRIDGE_SOURCE__QUEUE": "mps-events"})
-    with pytest.raises(ConfigurationError) as caught:
-        load_settings()
-    assert str(caught.value) == (
-        "invalid setting MEDIA_BRIDGE_SOURCE__QUEUE (source.queue): no such setting for kind "
-        "'cmq', did you mean MEDIA_BRIDGE_SOURCE__QUEUES (source.queues)?"
-    )
-
-
-def test_every_problem_is_reported_at_once_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two bad values and a typo: the line counts them and names each one."""
-    monkeypatch.setenv("MEDIA_BRIDGE_RELAY__MAX_IN_FLIGHT", "0")
-    monkeypatch.setenv("MEDIA_BRIDGE_HTTP__PORT", "70000")
-    monkeypatch.setenv("MEDIA_BRIDGE_SINK_URL", "amqp://u:p@h/")
-    with pytest.raises(ConfigurationError) as caught:
-        load_settings()
-    message = str(caught.value)
-    assert "\n" not in message
-    assert message.startswith("3 problems in the settings: unknown setting MEDIA_BRIDGE_SINK_URL")
-    clauses = message.split("; ")
-    assert clauses[1].startswith("invalid setting MEDIA_BRIDGE_RELAY__MAX_IN_FLIGHT")
-    assert clauses[1].endswith("(got '0')")
-    assert clauses[2].startswith("invalid setting MEDIA_BRIDGE_HTTP__PORT (http.port)")
-    assert clauses[2].endswith("(got '70000')")
 
 
 TOML_SECRET = "Pw-9c4f-toml"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from adapters.vod_stats import VodStats
-from consumer import cli
+from consumer import adapter_openers
 
 
 def test_every_vod_counter_has_a_metric_help_text() -> None:
-    assert set(cli._VOD_COUNTERS) == set(VodStats.names())
+    assert set(adapter_openers._VOD_COUNTERS) == set(VodStats.names())
