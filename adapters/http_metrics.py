@@ -1,6 +1,6 @@
 """The HTTP receiver's instruments: plain numbers, exported as Prometheus metrics at scrape time.
 
-Like the relay's (``consumer.metrics_hot``), they are updated from the one event loop thread
+Like the relay's (``consumer.metric_instruments``), they are updated from the one event loop thread
 and turned into metric families only when ``/metrics`` is read, so a request costs a few dict
 updates, not a lock per instrument. The ``path`` label is one of the configured paths, or
 ``unmatched`` for every other path (so a scan can't grow the series without bound).
@@ -29,8 +29,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from consumer.metric_instruments import PlainHistogram
 from consumer.metrics import LATENCY_BUCKETS, PREFIX
-from consumer.metrics_hot import HotHistogram
 
 UNMATCHED = "unmatched"
 _NAME = f"{PREFIX}_http"
@@ -42,7 +42,7 @@ class HttpMetrics:
     def __init__(self, paths: Iterable[str]) -> None:
         self.requests: Counter[tuple[str, int]] = Counter()
         self.auth_failures: Counter[tuple[str, str]] = Counter()
-        self.latency = {path: HotHistogram(LATENCY_BUCKETS) for path in (*paths, UNMATCHED)}
+        self.latency = {path: PlainHistogram(LATENCY_BUCKETS) for path in (*paths, UNMATCHED)}
         self.in_progress = 0
         self.listening = False
         self.header_timeouts = 0

@@ -28,9 +28,9 @@ import anyio
 from aio_pika.abc import AbstractIncomingMessage
 
 from adapters.rabbitmq import RabbitSink, RabbitSinkOptions, RabbitSource, RabbitSourceOptions
+from consumer.commands.run import freeze_startup_heap
 from consumer.ports import Delivery, Destination, OutboundMessage
 from consumer.relay import RelayOptions, run_relay
-from consumer.run_command import freeze_startup_heap
 
 
 async def _wait_for_signal() -> None:

@@ -22,9 +22,9 @@ import orjson
 from adapters.http_options import Endpoint, HttpSourceOptions, Scheme
 from adapters.http_source import HttpSource
 from bench._bridges import connect_bench_sink
+from consumer.commands.run import freeze_startup_heap
 from consumer.metrics import Metrics
 from consumer.relay import RelayOptions, run_relay
-from consumer.run_command import freeze_startup_heap
 
 PATH = "/vod"
 KEY_ENV = "BENCH_HTTP_SIGN_KEY"

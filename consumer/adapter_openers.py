@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from adapters.http_source import HttpSource
     from adapters.rabbitmq import RabbitSink
     from adapters.vod import VodSource
+    from consumer.commands.run import OpenSink, OpenSource
     from consumer.metrics import SourceCounter
     from consumer.parked import ParkedQueue
     from consumer.ports import Sink, Source
-    from consumer.run_command import OpenSink, OpenSource
     from consumer.settings import AmqpSettings, CmqSourceSettings, SinkSettings, SourceSettings
-    from consumer.settings_source import HttpSourceSettings, VodSourceSettings
+    from consumer.settings.sources import HttpSourceSettings, VodSourceSettings
 
 
 def amqp_section(config: Path | None) -> Callable[[], AmqpSettings]:

@@ -98,7 +98,7 @@ def _positive_int(text: str) -> int:
 
 
 def _run_normalize(args: argparse.Namespace) -> int:
-    from consumer.normalize_command import main_normalize
+    from consumer.commands.normalize import main_normalize
 
     limits = Limits(max_body_bytes=args.max_body_bytes, max_depth=args.max_depth)
     return main_normalize(args.inputs, limits, args.with_handles)
@@ -106,7 +106,7 @@ def _run_normalize(args: argparse.Namespace) -> int:
 
 def _add_run(subparsers: Subcommands) -> None:
     from consumer.settings import CONFIG_ENV
-    from consumer.settings_help import settings_epilog
+    from consumer.settings.listing import settings_epilog
 
     parser = subparsers.add_parser(
         "run",
@@ -141,7 +141,7 @@ def _run_run(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from consumer.adapter_openers import amqp_section, sink_opener, source_opener
-    from consumer.run_command import main_run
+    from consumer.commands.run import main_run
 
     config = _config_file(args)
     registry = CollectorRegistry()  # served on /metrics; the source may add its counters
@@ -269,8 +269,8 @@ def _add_parked(subparsers: Subcommands) -> None:
 
 def _run_parked(args: argparse.Namespace) -> int:
     from consumer.adapter_openers import open_parked
+    from consumer.commands.parked import ParkedRequest, main_parked
     from consumer.parked_arguments import selection
-    from consumer.parked_command import ParkedRequest, main_parked
 
     request = ParkedRequest(
         config=_config_file(args),
@@ -315,8 +315,8 @@ def _add_replay(subparsers: Subcommands) -> None:
 
 def _run_replay(args: argparse.Namespace) -> int:
     from consumer.adapter_openers import amqp_section, open_parked, sink_opener
+    from consumer.commands.replay import ReplayRequest, main_replay
     from consumer.parked_arguments import selection
-    from consumer.replay_command import ReplayRequest, main_replay
 
     config = _config_file(args)
     request = ReplayRequest(

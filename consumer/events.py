@@ -31,7 +31,7 @@ from pydantic.config import JsonDict
 SCHEMA_VERSION: Literal[1] = 1
 # A URN, not a URL: nothing serves the schema at an address, and a dataschema that looks
 # fetchable but 404s misleads. It names the committed schema/media-event-v1.json (its ``$id``).
-# The event id does not depend on it (see consumer.identity).
+# The event id does not depend on it (see consumer.event_id).
 DATASCHEMA_URI = "urn:media-event-bridge:schema:media-event:v1"
 EVENT_CONTENT_TYPE: Literal["application/json"] = "application/json"
 CLOUDEVENTS_MEDIA_TYPE = "application/cloudevents+json"
@@ -153,7 +153,7 @@ def _absent_not_null(schema: JsonDict) -> None:
 class MediaEvent(_Model):
     """A CloudEvents 1.0 event (JSON structured mode) carrying :class:`MediaEventData`.
 
-    ``id`` is deterministic (see ``consumer.identity``): the same vendor event gets the same id
+    ``id`` is deterministic (see ``consumer.event_id``): the same vendor event gets the same id
     whichever wrapper or source it came through and however often it is redelivered.
     ``subject`` and ``time`` are left out of the serialization when they have no value.
     """

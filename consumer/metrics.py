@@ -18,7 +18,7 @@ each scrape by ``consumer.relay``, so a closed link shows at once and a restored
 back without waiting for a message).
 Histogram ``stage_seconds{stage}``: ``normalize``, ``publish_confirm``, ``ack``, ``total``.
 
-The delivery ledger per source kind (``consumer.metrics_hot.DeliveryLedger``):
+The delivery ledger per source kind (``consumer.metric_instruments.DeliveryLedger``):
 ``ledger_received``, ``ledger_normalized`` (events), ``ledger_published`` (confirmed
 publishes), ``ledger_acked``, ``ledger_acked_without_publish`` (must stay 0) and the gauge
 ``ledger_published_unacked`` (the duplicate window), all labelled ``source``.
@@ -43,7 +43,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from consumer.metrics_hot import DeliveryLedger, HotMetricsCollector
+from consumer.metric_instruments import DeliveryLedger, InstrumentsCollector
 
 PREFIX = "media_bridge"
 STAGES = ("normalize", "publish_confirm", "ack", "total")
@@ -59,8 +59,8 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         # The per-message instruments are plain numbers exported at scrape time (see
-        # consumer.metrics_hot); the rarely-updated ones below are prometheus_client's own.
-        hot = HotMetricsCollector()
+        # consumer.metric_instruments); the rarely-updated ones below are prometheus_client's own.
+        hot = InstrumentsCollector()
         self.received = hot.counter(f"{PREFIX}_deliveries_received", "Deliveries received")
         self.published_to = hot.labelled_counters(
             f"{PREFIX}_messages_published", "Publishes started", "destination", DESTINATIONS

@@ -3,7 +3,7 @@
 ``normalize(body)`` checks limits, decodes JSON, unwraps envelopes and batches
 (``consumer.envelope``), detects the wire format of each vendor event, runs that format's parser
 (``consumer.formats``) and wraps the result as a CloudEvent with a deterministic id
-(``consumer.identity``). Credentials in the vendor object are redacted before it is parsed
+(``consumer.event_id``). Credentials in the vendor object are redacted before it is parsed
 (``consumer.redact``); the id is computed from the object as the vendor sent it. It performs
 no I/O and raises only :class:`PayloadError`.
 
@@ -22,6 +22,7 @@ import orjson
 from consumer.canonical import DELIVERY_KEYS, strip_nulls, without_keys
 from consumer.envelope import Element, split
 from consumer.errors import PayloadError, PayloadReason
+from consumer.event_id import event_id
 from consumer.events import (
     DATASCHEMA_URI,
     EVENT_CONTENT_TYPE,
@@ -34,7 +35,6 @@ from consumer.formats.detect import WireFormatName, detect_format
 from consumer.formats.mps import parse_mps, parse_mps_live
 from consumer.formats.vod_v2 import parse_vod_v2
 from consumer.formats.vod_v3 import parse_vod_v3
-from consumer.identity import event_id
 from consumer.redact import redact_secrets
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # TDMQ-CMQ's message size limit

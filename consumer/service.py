@@ -4,7 +4,7 @@
 the adapters) and the status endpoints' bound socket, and owns them from then on: it closes them
 when it returns, source first, so unsettled deliveries go back for redelivery before the sink
 disconnects. The socket is bound by the caller, before it connects anything (see
-``consumer.run_command``), so a port in use stops the bridge before it has taken a message.
+``consumer.commands.run``), so a port in use stops the bridge before it has taken a message.
 
 SIGTERM or SIGINT sets ``stop``: the relay stops receiving, drains in-flight deliveries within
 the grace period, and ``run_service`` returns normally (exit status 0). A second signal cancels

@@ -16,12 +16,12 @@ import pytest
 
 from adapters.memory import MemorySink, MemorySource
 from consumer.cli import main
+from consumer.commands.run import EXIT_CONFIG, EXIT_UNAVAILABLE, main_run
 from consumer.normalize import normalize
 from consumer.ports import Sink, Source
-from consumer.run_command import EXIT_CONFIG, EXIT_UNAVAILABLE, main_run
 from consumer.service import run_service
 from consumer.settings import SinkSettings, SourceSettings, load_settings
-from consumer.settings_help import setting_docs
+from consumer.settings.listing import setting_docs
 from consumer.status_server import bind
 from tests.integration.broker import unique
 from tests.relay_support import NEW_FILE_UPLOAD, wait_until

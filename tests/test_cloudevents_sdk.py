@@ -26,10 +26,10 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1.http import from_json as v1_from_json
 
 from adapters.rabbitmq import RabbitSink, RabbitSinkOptions
+from consumer.commands.normalize import run_normalize
 from consumer.errors import PayloadError
 from consumer.events import CLOUDEVENTS_MEDIA_TYPE
 from consumer.normalize import DEFAULT_LIMITS, normalize
-from consumer.normalize_command import run_normalize
 from consumer.outbound import event_message
 from consumer.ports import OutboundMessage
 from tests.aws_s3_task import AWS_S3_TASK, SECRETS

@@ -11,7 +11,7 @@ import pytest
 
 from consumer.canonical import UNSTABLE_KEYS, without_keys
 from consumer.errors import PayloadError, PayloadReason
-from consumer.identity import MEDIA_EVENT_NAMESPACE, event_id
+from consumer.event_id import MEDIA_EVENT_NAMESPACE, event_id
 from consumer.normalize import normalize
 from tests.samples import SAMPLES_DIR, sample_files
 

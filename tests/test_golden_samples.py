@@ -8,9 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from consumer.commands.normalize import with_handle
 from consumer.errors import PayloadError, PayloadReason
 from consumer.normalize import normalize
-from consumer.normalize_command import with_handle
 from tests.golden.cases import (
     GOLDEN_DIR,
     NON_NOTIFICATIONS,

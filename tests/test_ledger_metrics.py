@@ -13,14 +13,14 @@ from prometheus_client import generate_latest
 
 from adapters.memory import MemorySink, MemorySource
 from consumer.errors import SourceUnavailableError
+from consumer.metric_instruments import LedgerEntry
 from consumer.metrics import Metrics
-from consumer.metrics_hot import LedgerEntry
 from consumer.normalize import normalize
 from consumer.outbound import routing_key
 from consumer.ports import DeliveryInfo
 from consumer.relay import RelayOptions, run_relay
-from consumer.relay_delivery import DeliveryRelay, Outcome
-from consumer.relay_gate import Backoff, HealthGate
+from consumer.relay.delivery import DeliveryRelay, Outcome
+from consumer.relay.gate import Backoff, HealthGate
 from tests.relay_support import (
     MPS_WORKFLOW,
     NOT_JSON,

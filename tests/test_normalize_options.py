@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from consumer.cli import build_parser, main
+from consumer.commands.normalize import run_normalize
 from consumer.normalize import DEFAULT_LIMITS, normalize
-from consumer.normalize_command import run_normalize
 from consumer.outbound import event_message
 from tests.samples import sample
 

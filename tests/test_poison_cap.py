@@ -102,7 +102,7 @@ def test_the_cap_is_a_relay_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 # It lives here, not in the bridge: production code has no test hooks.
 CRASHING_BRIDGE = """
 import os, sys
-import consumer.relay_delivery as relay_delivery
+import consumer.relay.delivery as relay_delivery
 marker = sys.argv[1].encode()
 real_normalize = relay_delivery.normalize
 def normalize_or_die(body, *args, **kwargs):

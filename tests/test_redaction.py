@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from consumer.canonical import strip_nulls
-from consumer.identity import event_id
+from consumer.event_id import event_id
 from consumer.normalize import normalize
 from consumer.outbound import event_message
 from consumer.ports import OutboundMessage

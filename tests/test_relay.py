@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 import pytest
 
-import consumer.relay_delivery
+import consumer.relay.delivery
 from adapters.memory import Journal, MemorySink, MemorySource
 from consumer.events import NormalizedEvent
 from consumer.metrics import Metrics
@@ -213,7 +213,7 @@ async def test_unexpected_normalizer_failure_parks_that_body_and_the_relay_goes_
             raise ValueError("cannot convert float NaN to integer")
         return normalize(body)
 
-    monkeypatch.setattr(consumer.relay_delivery, "normalize", normalize_with_a_bug)
+    monkeypatch.setattr(consumer.relay.delivery, "normalize", normalize_with_a_bug)
     source = MemorySource([PROCEDURE_FINISHED, MPS_WORKFLOW, NEW_FILE_UPLOAD], finite=True)
     sink = MemorySink()
     with caplog.at_level(logging.ERROR, logger="media_bridge.relay"):

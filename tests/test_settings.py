@@ -16,7 +16,7 @@ from consumer.settings import (
     load_settings,
     masked_url,
 )
-from consumer.settings_help import setting_docs, settings_epilog
+from consumer.settings.listing import setting_docs, settings_epilog
 from tests.samples import REPO_ROOT
 from tests.settings_support import CMQ_ENV, CMQ_KEY, clean_env, set_env
 

@@ -9,8 +9,8 @@ import pytest
 
 from consumer.errors import ConfigurationError
 from consumer.settings import Settings, load_settings
-from consumer.settings_env import accepted_names
-from consumer.settings_help import setting_docs
+from consumer.settings.environment import accepted_names
+from consumer.settings.listing import setting_docs
 from tests.settings_support import CMQ_ENV, clean_env, set_env
 
 __all__ = ["clean_env"]  # the autouse fixture, used by being imported

@@ -77,7 +77,7 @@ def media_metadata(
     """``meta`` (a vendor MetaData object) as MediaMetadata fields; None when there is none.
 
     Returned as a plain dict of the present fields, each of its field's exact type (float for
-    the float fields): ``Extracted.to_parsed`` builds the model from it without validation.
+    the float fields): ``EventDataDraft.to_parsed`` builds the model from it without validation.
     """
     if meta is None:
         return None

@@ -22,12 +22,18 @@ from collections.abc import Callable
 from typing import Any
 
 from consumer.formats import ParsedEvent
-from consumer.formats.extracted import GOOD_TASK_STATUSES, Extracted, parse_time, result, task_ok
+from consumer.formats.event_data_draft import (
+    GOOD_TASK_STATUSES,
+    EventDataDraft,
+    parse_time,
+    result,
+    task_ok,
+)
 from consumer.formats.fields import integer, obj, objects, text
 from consumer.formats.metadata import media_metadata
 from consumer.formats.outputs import collect_outputs, mps_input
-from consumer.formats.pascal_results import activity_results, procedure_results, subtask_result
 from consumer.formats.resolve import resolve_payload
+from consumer.formats.task_results import activity_results, procedure_results, subtask_result
 
 Results = Callable[[dict[str, Any], str], list[dict[str, Any]]]
 
@@ -96,7 +102,7 @@ def parse_mps(event: dict[str, Any]) -> ParsedEvent:
     err_code = integer(task, "ErrCode", key)
     results = results_of(task, key)
     meta = _metadata_source(task)
-    fields = Extracted(
+    fields = EventDataDraft(
         task_id=text(task, "TaskId", key),
         status=status,
         err_code=err_code,
@@ -139,7 +145,7 @@ def parse_mps_live(event: dict[str, Any]) -> ParsedEvent:
     key, info = resolve_payload(event, _LIVE_KEYS, "NotificationType", "MPS live-stream")
     kind = _LIVE_KEYS[key]
     err_code = integer(info, "ErrCode", key)
-    fields = Extracted(
+    fields = EventDataDraft(
         task_id=text(event, "TaskId", "event"),
         err_code=err_code,
         message=text(info, "Message", key),

@@ -26,11 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from consumer.formats.extracted import Extracted, parse_time, result, task_ok
+from consumer.formats.event_data_draft import EventDataDraft, parse_time, result, task_ok
 from consumer.formats.fields import in_int64, integer, obj, text
 from consumer.formats.metadata import media_metadata
 from consumer.formats.outputs import collect_outputs, vod_input
-from consumer.formats.pascal_results import definition_of
+from consumer.formats.task_results import definition_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +73,10 @@ def status_and_code(payload: dict[str, Any], keys: Keys, where: str) -> tuple[st
     return text(payload, keys.status, where), err_code
 
 
-def header(payload: dict[str, Any], where: str, keys: Keys = V3_KEYS) -> Extracted:
+def header(payload: dict[str, Any], where: str, keys: Keys = V3_KEYS) -> EventDataDraft:
     """The fields every task kind shares (no results, ``succeeded`` not yet decided)."""
     status, err_code = status_and_code(payload, keys, where)
-    fields = Extracted(
+    fields = EventDataDraft(
         task_id=text(payload, keys.task_id, where),
         status=status,
         err_code=err_code,
@@ -121,7 +121,7 @@ def _item_errors(output: Any, err_key: str, message_key: str) -> tuple[int | Non
     return found, None
 
 
-def single_task(payload: dict[str, Any], where: str, spec: TaskSpec, keys: Keys = V3_KEYS) -> Extracted:
+def single_task(payload: dict[str, Any], where: str, spec: TaskSpec, keys: Keys = V3_KEYS) -> EventDataDraft:
     """Extract a one-output task (see module docstring)."""
     fields = header(payload, where, keys)
     err_code_ext = text(payload, "ErrCodeExt", where)

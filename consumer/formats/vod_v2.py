@@ -20,11 +20,11 @@ from typing import Any
 
 from consumer.errors import PayloadError, PayloadReason
 from consumer.formats import ParsedEvent
-from consumer.formats.extracted import GOOD_SUBTASK_STATUSES, Extracted, result, task_ok
+from consumer.formats.event_data_draft import GOOD_SUBTASK_STATUSES, EventDataDraft, result, task_ok
 from consumer.formats.fields import integer, obj, objects, text
 from consumer.formats.outputs import collect_outputs
-from consumer.formats.pascal_results import as_output, definition_of
 from consumer.formats.single_task import V2_KEYS, TaskSpec, header, single_task
+from consumer.formats.task_results import as_output, definition_of
 from consumer.formats.vod_v3 import BY_EVENT_TYPE
 
 _SUBTASK_LISTS = ("processTaskList", "contentReviewList", "aIAnalysisList", "aiAnalysisList",
@@ -47,7 +47,7 @@ def _legacy_subtask(item: dict[str, Any], where: str) -> dict[str, Any]:
     )
 
 
-def _procedure(data: dict[str, Any], where: str) -> Extracted:
+def _procedure(data: dict[str, Any], where: str) -> EventDataDraft:
     fields = header(data, where, V2_KEYS)
     fields.results = [
         _legacy_subtask(item, f"{where}.{key}[{i}]")
@@ -60,7 +60,7 @@ def _procedure(data: dict[str, Any], where: str) -> Extracted:
     return fields
 
 
-def _file_deleted(data: dict[str, Any], where: str) -> Extracted:
+def _file_deleted(data: dict[str, Any], where: str) -> EventDataDraft:
     fields = header(data, where, V2_KEYS)
     infos = data.get("fileInfo")
     entries = [infos] if isinstance(infos, dict) else objects(data, "fileInfo", where)
@@ -71,11 +71,11 @@ def _file_deleted(data: dict[str, Any], where: str) -> Extracted:
     return fields
 
 
-def _task(result_type: str | None, output: str | tuple[str, ...] = "output") -> Callable[..., Extracted]:
+def _task(result_type: str | None, output: str | tuple[str, ...] = "output") -> Callable[..., EventDataDraft]:
     return partial(single_task, spec=TaskSpec(result_type, output), keys=V2_KEYS)
 
 
-LEGACY_KINDS: dict[str, Callable[[dict[str, Any], str], Extracted]] = {
+LEGACY_KINDS: dict[str, Callable[[dict[str, Any], str], EventDataDraft]] = {
     "NewFileUpload": _task(None),
     "PullComplete": _task(None),
     "FileDeleted": _file_deleted,

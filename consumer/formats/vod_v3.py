@@ -26,18 +26,18 @@ from functools import partial
 from typing import Any
 
 from consumer.formats import ParsedEvent
-from consumer.formats.extracted import Extracted, result, task_ok
+from consumer.formats.event_data_draft import EventDataDraft, result, task_ok
 from consumer.formats.fields import objects, text
 from consumer.formats.outputs import collect_outputs
-from consumer.formats.pascal_results import as_output, procedure_results, subtask_result
 from consumer.formats.resolve import resolve_payload
 from consumer.formats.single_task import TaskSpec, header, single_task
+from consumer.formats.task_results import as_output, procedure_results, subtask_result
 
-Extractor = Callable[[dict[str, Any], str], Extracted]
+Extractor = Callable[[dict[str, Any], str], EventDataDraft]
 
 
 def _with_subtasks(results_of: Callable[[dict[str, Any], str], list[dict[str, Any]]]) -> Extractor:
-    def extract(payload: dict[str, Any], where: str) -> Extracted:
+    def extract(payload: dict[str, Any], where: str) -> EventDataDraft:
         fields = header(payload, where)
         fields.results = results_of(payload, where)
         fields.succeeded = task_ok(
@@ -71,20 +71,20 @@ def _split_segments(payload: dict[str, Any], where: str) -> list[dict[str, Any]]
     ]
 
 
-def _file_delete(payload: dict[str, Any], where: str) -> Extracted:
+def _file_delete(payload: dict[str, Any], where: str) -> EventDataDraft:
     id_set = payload.get("FileIdSet")
     ids = [str(i) for i in id_set] if isinstance(id_set, list) else []
     infos = objects(payload, "FileDeleteResultInfo", where) or [{"FileId": i} for i in ids]
     # One file id only when the event is about exactly one file; several are listed in results.
-    return Extracted(
+    return EventDataDraft(
         file_id=ids[0] if len(ids) == 1 else None,
         results=[result("FileDelete", output=info, succeeded=True) for info in infos],
     )
 
 
-def _media_cast(payload: dict[str, Any], where: str) -> Extracted:
+def _media_cast(payload: dict[str, Any], where: str) -> EventDataDraft:
     # A state change of a cast job (Working/Stopped/Idle...), not a task outcome.
-    return Extracted(task_id=text(payload, "CastId", where), status=text(payload, "Status", where))
+    return EventDataDraft(task_id=text(payload, "CastId", where), status=text(payload, "Status", where))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ import json
 
 import orjson
 
+from consumer.commands.normalize import with_handle
 from consumer.normalize import normalize
-from consumer.normalize_command import with_handle
 from tests.golden.cases import expected_path, notification_samples, seed_fixtures
 
 

@@ -15,7 +15,7 @@ from adapters.http_source import HttpSource
 from consumer.adapter_openers import source_opener
 from consumer.errors import ConfigurationError
 from consumer.settings import load_settings
-from consumer.settings_source import HttpSourceSettings
+from consumer.settings.sources import HttpSourceSettings
 from tests.http.support import MPS_KEY, TOKEN, VOD_KEY
 
 

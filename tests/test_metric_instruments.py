@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
+from consumer.metric_instruments import InstrumentsCollector, PlainHistogram
 from consumer.metrics import Metrics
-from consumer.metrics_hot import HotHistogram, HotMetricsCollector
 
 
 def test_histogram_bucket_bounds_are_inclusive_and_exported_cumulative() -> None:
     registry = CollectorRegistry()
-    hot = HotMetricsCollector()
+    hot = InstrumentsCollector()
     stages = hot.histogram("demo_seconds", "demo", "stage", ["a"], [0.01, 0.1, 1.0])
     registry.register(hot)
     for value in (0.01, 0.05, 0.1, 0.5, 7.0):
@@ -49,13 +49,13 @@ def test_relay_metrics_export_counters_gauge_and_histograms_under_their_names() 
 
 def test_a_second_collector_with_the_same_names_is_refused() -> None:
     metrics = Metrics()
-    duplicate = HotMetricsCollector()
+    duplicate = InstrumentsCollector()
     duplicate.counter("media_bridge_deliveries_received", "again")
     with pytest.raises(ValueError, match="Duplicated timeseries"):
         metrics.registry.register(duplicate)
 
 
 def test_histogram_without_observations_exports_zero_everywhere() -> None:
-    histogram = HotHistogram([0.5, 0.1])
+    histogram = PlainHistogram([0.5, 0.1])
     assert histogram.bounds == (0.1, 0.5)
     assert histogram.cumulative() == [("0.1", 0.0), ("0.5", 0.0), ("+Inf", 0.0)]

@@ -1,6 +1,6 @@
 """What a per-kind extractor pulls out of one vendor payload, before it becomes MediaEventData.
 
-Extractors fill a :class:`Extracted` (a plain slotted dataclass: cheap to build and to change
+Extractors fill a :class:`EventDataDraft` (a plain slotted dataclass: cheap to build and to change
 field by field) and the format parser turns it into the pydantic model exactly once.
 
 Results and metadata are plain dicts until then. Every value in them was type-checked on the
@@ -91,7 +91,7 @@ def result(
 ) -> dict[str, Any]:
     """The fields of one ``TaskResult``, every one given, in the model's order.
 
-    The dict becomes the model's own ``__dict__`` in :meth:`Extracted.to_parsed`: build a new one
+    The dict becomes the model's own ``__dict__`` in :meth:`EventDataDraft.to_parsed`: build a new one
     per result and don't change it after.
     """
     return {
@@ -107,7 +107,7 @@ def result(
 
 
 @dataclass(slots=True)
-class Extracted:
+class EventDataDraft:
     """The normalized fields of one vendor event, before validation into the schema."""
 
     task_id: str | None = None

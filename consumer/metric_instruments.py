@@ -4,7 +4,7 @@
 for threaded servers) and a Histogram walks its buckets in Python: about 20 µs per relayed
 message across the seven updates the relay makes, a tenth of the engine's own cost. The
 relay runs in one event loop thread and ``/metrics`` is served from that same loop, so these
-instruments keep plain ints and floats, and :class:`HotMetricsCollector` reports them in the
+instruments keep plain ints and floats, and :class:`InstrumentsCollector` reports them in the
 usual Prometheus shapes (``_total`` counters, cumulative ``_bucket``/``_count``/``_sum``) when
 the registry is scraped. Reading them from another thread is still safe under the GIL; such a
 reader could see a histogram's count and sum one observation apart, never a torn number.
@@ -25,7 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 
-class HotCounter:
+class PlainCounter:
     """A monotonic count (``inc`` only), exported as ``<name>_total``."""
 
     __slots__ = ("value",)
@@ -37,7 +37,7 @@ class HotCounter:
         self.value += amount
 
 
-class HotGauge:
+class PlainGauge:
     """A value that goes up and down (``inc``/``dec``)."""
 
     __slots__ = ("value",)
@@ -52,7 +52,7 @@ class HotGauge:
         self.value -= amount
 
 
-class HotHistogram:
+class PlainHistogram:
     """Observations counted per bucket; ``bounds`` are the finite upper bounds (``le``)."""
 
     __slots__ = ("bounds", "counts", "sum")
@@ -73,37 +73,37 @@ class HotHistogram:
         return list(zip(labels, (float(n) for n in accumulate(self.counts)), strict=True))
 
 
-class HotMetricsCollector(Collector):
-    """Exports labelled families of hot instruments; registered once per registry."""
+class InstrumentsCollector(Collector):
+    """Exports labelled families of plain instruments; registered once per registry."""
 
     def __init__(self) -> None:
-        self._counters: list[tuple[str, str, str, Mapping[str, HotCounter]]] = []
-        self._gauges: list[tuple[str, str, HotGauge]] = []
-        self._histograms: list[tuple[str, str, str, Mapping[str, HotHistogram]]] = []
+        self._counters: list[tuple[str, str, str, Mapping[str, PlainCounter]]] = []
+        self._gauges: list[tuple[str, str, PlainGauge]] = []
+        self._histograms: list[tuple[str, str, str, Mapping[str, PlainHistogram]]] = []
 
-    def counter(self, name: str, help: str) -> HotCounter:
+    def counter(self, name: str, help: str) -> PlainCounter:
         """One unlabelled counter."""
-        counter = HotCounter()
+        counter = PlainCounter()
         self._counters.append((name, help, "", {"": counter}))
         return counter
 
     def labelled_counters(
         self, name: str, help: str, label: str, values: Sequence[str]
-    ) -> dict[str, HotCounter]:
+    ) -> dict[str, PlainCounter]:
         """One counter per value of ``label`` (the values are fixed up front)."""
-        children = {value: HotCounter() for value in values}
+        children = {value: PlainCounter() for value in values}
         self._counters.append((name, help, label, children))
         return children
 
-    def gauge(self, name: str, help: str) -> HotGauge:
-        gauge = HotGauge()
+    def gauge(self, name: str, help: str) -> PlainGauge:
+        gauge = PlainGauge()
         self._gauges.append((name, help, gauge))
         return gauge
 
     def histogram(
         self, name: str, help: str, label: str, values: Sequence[str], bounds: Sequence[float]
-    ) -> dict[str, HotHistogram]:
-        children = {value: HotHistogram(bounds) for value in values}
+    ) -> dict[str, PlainHistogram]:
+        children = {value: PlainHistogram(bounds) for value in values}
         self._histograms.append((name, help, label, children))
         return children
 

@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import NoDecode
 
-from consumer.settings_base import DEFAULT_AMQP_URL, Section, check_amqp_url, masked_url
+from consumer.settings.base import DEFAULT_AMQP_URL, Section, check_amqp_url, masked_url
 
 CMQ_MAX_BATCH = 16  # CMQ caps numOfMsg and receipt handles per batch at 16
 VOD_ENDPOINT = "https://vod.tencentcloudapi.com"

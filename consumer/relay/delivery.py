@@ -4,7 +4,7 @@ The ordering guarantee lives here: ``ack`` is only called after the sink confirm
 message made from the body (the events, or the parked body). Nothing else acks.
 
 * poison cap: a delivery handed out more than ``max_deliveries`` times (not counting the times
-  this process gave it back itself, ``consumer.relay_givebacks``) is parked with the reason
+  this process gave it back itself, ``consumer.relay.givebacks``) is parked with the reason
   ``too_many_deliveries`` *before* it is normalized: a body that crashed or wedged the process
   on every earlier attempt must not get another chance to;
 * permanent (``PayloadError``, or ``UnroutableError`` from any event): publish the raw body to
@@ -26,7 +26,7 @@ message made from the body (the events, or the parked body). Nothing else acks.
 * a failed ack/nack is logged and counted, never raised: the message comes again with the
   same event ids, which downstream deduplicates.
 
-The delivery ledger (``consumer.metrics_hot.LedgerEntry``, per source kind) is kept here, where
+The delivery ledger (``consumer.metric_instruments.LedgerEntry``, per source kind) is kept here, where
 the ordering is: received when a delivery arrives, normalized events, confirmed publishes,
 ``published_unacked`` from the last confirm until the ack returned (or failed), acked. A
 delivery acked with no confirmed publish is counted as ``acked_without_publish`` and logged
@@ -54,8 +54,8 @@ from consumer.errors import (
     SourceUnavailableError,
     UnroutableError,
 )
+from consumer.metric_instruments import LedgerEntry
 from consumer.metrics import Metrics
-from consumer.metrics_hot import LedgerEntry
 from consumer.normalize import normalize
 from consumer.outbound import (
     INTERNAL_ERROR_REASON,
@@ -65,9 +65,9 @@ from consumer.outbound import (
     parking_message,
 )
 from consumer.ports import Delivery, OutboundMessage, Sink
-from consumer.relay_gate import HealthGate
-from consumer.relay_givebacks import GiveBacks
-from consumer.relay_options import RelayOptions
+from consumer.relay.gate import HealthGate
+from consumer.relay.givebacks import GiveBacks
+from consumer.relay.options import RelayOptions
 
 log = logging.getLogger("media_bridge.relay")
 

@@ -22,9 +22,7 @@ from typing import TextIO
 
 import anyio
 
-from consumer.errors import BridgeError
-from consumer.outbound import TOO_MANY_DELIVERIES_REASON
-from consumer.parked_command import (
+from consumer.commands.parked import (
     EXIT_CONFIG,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -34,6 +32,8 @@ from consumer.parked_command import (
     command_settings,
     failed,
 )
+from consumer.errors import BridgeError
+from consumer.outbound import TOO_MANY_DELIVERIES_REASON
 from consumer.parked_filter import ParkedFilter
 from consumer.parked_render import TASK_ID_MATCH_TEXT, counts_text
 from consumer.ports import Sink

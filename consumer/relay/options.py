@@ -1,4 +1,4 @@
-"""The relay's tuning knobs (a plain frozen dataclass; settings.py builds it from config)."""
+"""The relay's tuning knobs (a plain frozen dataclass; consumer.settings.model builds it from config)."""
 
 from __future__ import annotations
 

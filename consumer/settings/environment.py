@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from consumer.settings_base import CONFIG_ENV, ENV_PREFIX, env_var, section_models
+from consumer.settings.base import CONFIG_ENV, ENV_PREFIX, env_var, section_models
 
 TEST_SUITE_PREFIX = f"{ENV_PREFIX}TEST_"
 

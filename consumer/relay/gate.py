@@ -11,7 +11,7 @@ for receives: when the source can't be read, one worker probes it per back-off d
 others wait, instead of every idle worker hammering it.
 
 A gate also opens when its side, having been down, reports ``connected`` again (see
-``consumer.relay``): the reason for backing off is gone, so the relay does not wait out a
+``consumer.relay.engine``): the reason for backing off is gone, so the relay does not wait out a
 back-off of up to ``backoff_max_s`` after an outage, nor keep an idle source's gate shut
 because no receive has succeeded since.
 """

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, SecretStr
 
-from consumer.settings import Settings, masked_url
-from consumer.settings_base import env_var, section_models
+from consumer.settings.base import env_var, section_models
+from consumer.settings.model import Settings, masked_url
 
 REQUIRED = "required"  # the default shown for a setting without one (e.g. cmq secrets)
 

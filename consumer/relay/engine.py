@@ -1,8 +1,8 @@
 """The relay engine: a pool of workers, each receiving one delivery and relaying it, until stop.
 
 ``run_relay`` starts ``max_in_flight`` workers. Each worker loops: wait until both gates admit
-(see ``consumer.relay_gate``: the sink's closes while publishes fail, the source's while
-receives fail), receive one delivery, and hand it to ``consumer.relay_delivery``, which owns the
+(see ``consumer.relay.gate``: the sink's closes while publishes fail, the source's while
+receives fail), receive one delivery, and hand it to ``consumer.relay.delivery``, which owns the
 publish-confirm-then-ack ordering. So at most ``max_in_flight`` deliveries are ever in
 progress, and nothing is received while all workers are busy.
 
@@ -21,7 +21,7 @@ the in-flight deliveries finish and returns. The caller closes the source and th
 
 Health: the ``source_healthy`` / ``sink_healthy`` gauges are read at scrape time from that
 side's ``connected`` and its gate, and a side that comes back after being down has its gate
-opened at once (``consumer.relay_gate``).
+opened at once (``consumer.relay.gate``).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ import anyio
 from consumer.errors import EndOfSource, SourceUnavailableError
 from consumer.metrics import Metrics
 from consumer.ports import Delivery, Sink, Source
-from consumer.relay_delivery import DeliveryRelay, Outcome
-from consumer.relay_gate import Backoff, HealthGate
-from consumer.relay_options import RelayOptions
+from consumer.relay.delivery import DeliveryRelay, Outcome
+from consumer.relay.gate import Backoff, HealthGate
+from consumer.relay.options import RelayOptions
 
 __all__ = ["Outcome", "RelayOptions", "run_relay"]
 
@@ -151,7 +151,7 @@ class _Workers:
 
 
 async def _open_gates_on_reconnect(sides: Sequence[tuple[Source | Sink, HealthGate]]) -> None:
-    """Open a side's gate when it comes back (see ``consumer.relay_gate``); polled, because the
+    """Open a side's gate when it comes back (see ``consumer.relay.gate``); polled, because the
     ports expose ``connected`` as state, and ten checks a second cost next to nothing."""
     was_up = [side.connected for side, _ in sides]
     while True:

@@ -17,8 +17,8 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from consumer.settings_base import env_var, masked_url, section_models
-from consumer.settings_env import closest
+from consumer.settings.base import env_var, masked_url, section_models
+from consumer.settings.environment import closest
 
 _MESSAGES = {"missing": "required"}  # every other error keeps pydantic's wording
 _NOT_A_TABLE = {"model_type", "model_attributes_type", "dict_type"}
@@ -84,7 +84,7 @@ def _problem(error: ErrorDetails, model: type[BaseModel]) -> Problem:
 
 
 def _unknown_kind(error: ErrorDetails, table: _Location) -> Problem:
-    path = [*table.path, "kind"]  # the tag of every union of tables (consumer.settings_source)
+    path = [*table.path, "kind"]  # the tag of every union of tables (consumer.settings.sources)
     ctx = error.get("ctx", {})
     kinds, given = ctx.get("expected_tags", "?"), _short(ctx.get("tag"))
     text = f"invalid setting {_name(path)}: must be one of {kinds} (got {given})"

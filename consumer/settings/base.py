@@ -1,7 +1,7 @@
 """Pieces every settings module shares: the section base class, how a setting is named in the
 environment, the walk over nested sections, AMQP URL checks and URL masking.
 
-Kept apart from ``consumer.settings`` so the source kinds (``consumer.settings_source``) can use
+Kept apart from ``consumer.settings.model`` so the source kinds (``consumer.settings.sources``) can use
 them without importing the module that assembles them.
 """
 

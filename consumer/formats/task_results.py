@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumer.formats.extracted import GOOD_SUBTASK_STATUSES, result, task_ok
+from consumer.formats.event_data_draft import GOOD_SUBTASK_STATUSES, result, task_ok
 from consumer.formats.fields import in_int64, integer, obj, objects, text
 from consumer.formats.outputs import collect_outputs
 

@@ -3,12 +3,12 @@ over an optional TOML file (``--config FILE`` or ``MEDIA_BRIDGE_CONFIG``), over 
 
 ``MEDIA_BRIDGE_SINK__URL`` sets ``sink.url``; in TOML the same setting is ``url`` under
 ``[sink]``. Passwords live in URLs held as ``SecretStr``: only :func:`masked_url` renders them,
-and validation errors never echo a secret (see ``consumer.settings_errors``). A
-``MEDIA_BRIDGE_`` variable that sets nothing (a typo) is refused (``consumer.settings_env``), and
+and validation errors never echo a secret (see ``consumer.settings.error_lines``). A
+``MEDIA_BRIDGE_`` variable that sets nothing (a typo) is refused (``consumer.settings.environment``), and
 every problem is reported at once, in one line.
 
 ``[source]`` is a discriminated union on ``kind`` (``rabbitmq``, the default, or ``cmq``), see
-``consumer.settings_source``; adding a kind means one more class there and one more case in the
+``consumer.settings.sources``; adding a kind means one more class there and one more case in the
 CLI's source factory.
 """
 
@@ -29,8 +29,8 @@ from pydantic_settings import (
 
 from consumer.errors import ConfigurationError
 from consumer.normalize import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DEPTH, Limits
-from consumer.relay_options import RelayOptions
-from consumer.settings_base import (
+from consumer.relay.options import RelayOptions
+from consumer.settings.base import (
     CONFIG_ENV,
     DEFAULT_AMQP_URL,
     ENV_DELIMITER,
@@ -39,9 +39,9 @@ from consumer.settings_base import (
     check_amqp_url,
     masked_url,
 )
-from consumer.settings_env import unknown_variables
-from consumer.settings_errors import Problem, report, validation_problems
-from consumer.settings_source import (
+from consumer.settings.environment import unknown_variables
+from consumer.settings.error_lines import Problem, report, validation_problems
+from consumer.settings.sources import (
     CmqSourceSettings,
     RabbitSourceSettings,
     SourceSettings,
@@ -95,7 +95,7 @@ class SinkSettings(Section):
 
 
 class RelaySettings(Section):
-    """Pacing of the relay (see ``consumer.relay_options.RelayOptions``)."""
+    """Pacing of the relay (see ``consumer.relay.options.RelayOptions``)."""
 
     max_in_flight: int = Field(64, ge=1, le=10_000, description="deliveries relayed at once")
     backoff_initial_s: float = Field(0.5, gt=0, description="first back-off delay")
