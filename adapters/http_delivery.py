@@ -7,6 +7,10 @@ waiting, *abandons* the delivery and answers 503 itself: a relay worker that tak
 inbox later skips it, and a confirm that still comes is counted as late (its events are on the
 exchange, and the sender's retry will publish them again under the same ids).
 
+Both wait on plain asyncio futures, not anyio's primitives: uvicorn serves the receiver on
+asyncio anyway, and per request each anyio ``Event`` (its backend look-up, ``sniffio``, a
+``getpid`` system call inside every ``get_running_loop``) cost several microseconds more.
+
 Tencent tells nothing about retries, so ``delivery_count`` comes from
 :class:`~adapters.vod_delivery.PullCounts` (how often this process saw the same body, bounded,
 forgotten once confirmed), one instance for the whole process like VOD's.
@@ -14,12 +18,11 @@ forgotten once confirmed), one instance for the whole process like VOD's.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 from collections import deque
 from enum import Enum
-
-import anyio
 
 from adapters.http_metrics import HttpMetrics
 from adapters.vod_delivery import PullCounts
@@ -49,14 +52,19 @@ class HttpDelivery:
     __slots__ = ("_body", "_counts", "_info", "_metrics", "_settled", "_state")
 
     def __init__(
-        self, body: bytes, info: DeliveryInfo, counts: PullCounts, metrics: HttpMetrics
+        self,
+        body: bytes,
+        info: DeliveryInfo,
+        counts: PullCounts,
+        metrics: HttpMetrics,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._body = body
         self._info = info
         self._counts = counts
         self._metrics = metrics
         self._state = _State.PENDING
-        self._settled = anyio.Event()
+        self._settled: asyncio.Future[None] = loop.create_future()
 
     @property
     def body(self) -> bytes:
@@ -80,20 +88,20 @@ class HttpDelivery:
             return
         self._state = _State.CONFIRMED
         self._counts.forget(self._body)  # the sender has its 200: it will not come again
-        self._settled.set()
+        self._wake()
 
     async def nack(self) -> None:
         """Not confirmed: the request is answered 503 and the sender retries it."""
         if self._state is _State.PENDING:
             self._state = _State.NOT_CONFIRMED
-            self._settled.set()
+            self._wake()
 
     def abandon(self) -> None:
         """Stop waiting for the relay (the request's deadline passed, or the source is closing):
         unless already settled, the request is answered 503."""
         if self._state is _State.PENDING:
             self._state = _State.ABANDONED
-            self._settled.set()
+            self._wake()
 
     @property
     def confirmed(self) -> bool:
@@ -101,8 +109,13 @@ class HttpDelivery:
         return self._state is _State.CONFIRMED
 
     async def settled(self) -> None:
-        """Wait until acked, nacked or abandoned (the caller bounds the wait)."""
-        await self._settled.wait()
+        """Wait until acked, nacked or abandoned (the caller bounds the wait; one waiter only:
+        cancelling it cancels the future, and the settling calls then just change the state)."""
+        await self._settled
+
+    def _wake(self) -> None:
+        if not self._settled.done():
+            self._settled.set_result(None)
 
 
 class Inbox:
@@ -115,8 +128,9 @@ class Inbox:
 
     def __init__(self) -> None:
         self._items: deque[HttpDelivery] = deque()
-        self._waiters: deque[anyio.Event] = deque()
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the first get()'s, kept
 
     def put(self, delivery: HttpDelivery) -> None:
         self._items.append(delivery)
@@ -135,14 +149,16 @@ class Inbox:
                     return delivery
             if self._closed:
                 raise SourceUnavailableError("the HTTP source is closed")
-            woken = anyio.Event()
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            woken = self._loop.create_future()
             self._waiters.append(woken)
             try:
-                await woken.wait()
+                await woken
             except BaseException:
-                if woken.is_set():
+                if woken.done() and not woken.cancelled():
                     self._wake_one()  # the request this wake-up was for still needs a receiver
-                else:
+                elif woken in self._waiters:
                     self._waiters.remove(woken)
                 raise
 
@@ -150,11 +166,14 @@ class Inbox:
         """Refuse further gets, wake every receiver; returns the requests nobody took."""
         self._closed = True
         while self._waiters:
-            self._waiters.popleft().set()
+            self._wake_one()
         left = list(self._items)
         self._items.clear()
         return left
 
     def _wake_one(self) -> None:
-        if self._waiters:
-            self._waiters.popleft().set()
+        while self._waiters:
+            woken = self._waiters.popleft()
+            if not woken.done():  # else its receiver was cancelled: wake the next one
+                woken.set_result(None)
+                return

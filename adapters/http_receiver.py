@@ -23,10 +23,18 @@ with unread bytes in it makes the kernel reset it, and the reset can destroy the
 the sender reads it. Past that bound (or on a body timeout) the answer closes the connection;
 a sender waiting for ``100 Continue`` is answered at once, without being asked for its body.
 The answers themselves are in ``adapters.http_replies``.
+
+The request path waits with asyncio's own primitives (``asyncio.timeout_at``, a future per
+delivery) and reads the event loop once: uvicorn runs the receiver on asyncio anyway, and
+anyio's cancel scope and events, with their backend look-ups, made 11 ``getpid`` system calls
+per request (CPython 3.11 checks the pid in every ``get_running_loop``) where 3 remain. Fed
+through uvicorn's protocol in-process, receiver and uvicorn cost ~190 µs CPU per request
+before, ~120 after.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -117,6 +125,7 @@ class Receiver:
         self._stopping = unavailable(b"shutting down, retry later\n", retry, closing=True)
         self.closing = False
         self.waiting: set[HttpDelivery] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # uvicorn's, read at the first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -199,37 +208,43 @@ class Receiver:
         self, route: _Route, scope: Scope, receive: Receive, head: RequestHead, client: str | None
     ) -> Reply | None:
         options = self._options
-        now, clock = time.time(), anyio.current_time()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        now, clock = time.time(), loop.time()
         delivery: HttpDelivery | None = None
-        # One cancel scope for both waits (scopes cost microseconds each on this path): its
-        # deadline is the body's while the body arrives, then the request's during the relay.
-        with anyio.CancelScope(
-            deadline=clock + min(options.body_timeout, options.request_timeout)
-        ) as timer:
-            body = await self._read_body(receive)
-            if not isinstance(body, bytes):
-                return body
-            if route.endpoint.scheme is not Scheme.NONE:
-                refused = self._check_signature(route, body, scope["query_string"])
-                if refused is not None:
-                    return self._refuse(route, refused, client)
-            info = DeliveryInfo(
-                source=route.source,
-                delivery_id=head.delivery_id or next_delivery_id(),
-                delivery_count=self._counts.seen(body),
-                received_at=datetime.fromtimestamp(now, UTC),
-                deadline=datetime.fromtimestamp(now + options.request_timeout, UTC),
-            )
-            delivery = HttpDelivery(body, info, self._counts, self._metrics)
-            timer.deadline = clock + options.request_timeout
-            self.waiting.add(delivery)
-            try:
-                self._inbox.put(delivery)
-                await delivery.settled()
-            finally:
-                self.waiting.discard(delivery)
-        if delivery is None:
-            return BODY_TIMEOUT  # the scope's deadline passed while the body was coming
+        # One timeout for both waits: the body's deadline while the body arrives, then the
+        # request's during the relay.
+        try:
+            async with asyncio.timeout_at(
+                clock + min(options.body_timeout, options.request_timeout)
+            ) as timer:
+                body = await self._read_body(receive)
+                if not isinstance(body, bytes):
+                    return body
+                if route.endpoint.scheme is not Scheme.NONE:
+                    refused = self._check_signature(route, body, scope["query_string"], now)
+                    if refused is not None:
+                        return self._refuse(route, refused, client)
+                info = DeliveryInfo(
+                    source=route.source,
+                    delivery_id=head.delivery_id or next_delivery_id(),
+                    delivery_count=self._counts.seen(body),
+                    received_at=datetime.fromtimestamp(now, UTC),
+                    deadline=datetime.fromtimestamp(now + options.request_timeout, UTC),
+                )
+                delivery = HttpDelivery(body, info, self._counts, self._metrics, loop)
+                timer.reschedule(clock + options.request_timeout)
+                self.waiting.add(delivery)
+                try:
+                    self._inbox.put(delivery)
+                    await delivery.settled()
+                finally:
+                    self.waiting.discard(delivery)
+        except TimeoutError:
+            if delivery is None:
+                return BODY_TIMEOUT  # the deadline passed while the body was coming
+        assert delivery is not None  # returned above unless a delivery was made
         delivery.abandon()  # not settled by the deadline: the answer (503) and its state agree
         if delivery.confirmed:
             return OK
@@ -256,7 +271,9 @@ class Receiver:
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _check_signature(self, route: _Route, body: bytes, query: bytes) -> AuthFailure | None:
+    def _check_signature(
+        self, route: _Route, body: bytes, query: bytes, now: float
+    ) -> AuthFailure | None:
         try:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -265,7 +282,7 @@ class Receiver:
             route.endpoint.scheme,
             find_signature(route.endpoint.scheme, doc, query),
             route.keys,
-            now=time.time(),
+            now=now,
             max_clock_skew=self._options.max_clock_skew,
         )
 

@@ -1,8 +1,9 @@
 """The RabbitMQ adapters: ``RabbitSource`` (stand-in source queue) and ``RabbitSink`` (events).
 
-Split by job: ``rabbitmq_connect`` (connection, URL masking, error translation),
-``rabbitmq_link`` (is the connection up, and why not: readiness and the reconnect log),
-``rabbitmq_topology`` (declarations), ``rabbitmq_source`` + ``rabbitmq_arrivals`` +
+Split by job: ``rabbitmq_connect`` (connection to the first node that answers, URL masking,
+error translation), ``rabbitmq_link`` (is the connection up, and why not: readiness, the
+reconnect log, and the next node after a loss), ``rabbitmq_topology`` (declarations) +
+``rabbitmq_queue_types`` (classic or quorum, and an existing queue of another type), ``rabbitmq_source`` + ``rabbitmq_arrivals`` +
 ``rabbitmq_tapped_consumer`` + ``rabbitmq_delivery`` + ``rabbitmq_acks`` (consuming, settling)
 and ``rabbitmq_sink`` + ``rabbitmq_properties`` + ``rabbitmq_confirms`` (publishing with
 confirms).

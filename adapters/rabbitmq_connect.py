@@ -6,6 +6,13 @@ sees the ``consumer.errors`` tree. Nothing here logs or raises a URL with its pa
 :func:`open_connection` returns a :class:`Link`: the aio-pika connection, the frame tap's
 transport factory (None on the plain path) and the :class:`~adapters.rabbitmq_link.LinkWatch`
 that follows the connection's state.
+
+A URL setting may name several nodes, comma-separated (a cluster). At start-up the nodes are
+tried in order, and the first that answers is used: an unreachable one is skipped with a
+WARNING, and only when none answers is the broker unavailable; a refusal (credentials, virtual
+host) ends start-up at once, since every node of a cluster has the same users. After a loss,
+aio-pika's robust reconnect goes to the next node, round-robin (see
+:class:`~adapters.rabbitmq_link.LinkWatch`, which moves ``connection.url`` on).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import pamqp.exceptions
 from aio_pika.abc import AbstractRobustConnection
 from yarl import URL
 
-from adapters.rabbitmq_link import LinkWatch, quiet_reconnect_noise
+from adapters.rabbitmq_link import LinkWatch, node_name, quiet_reconnect_noise
 from adapters.rabbitmq_transport import TappedTransportFactory
 from consumer.errors import ConfigurationError, TransientError, UnroutableError
 
@@ -44,6 +51,11 @@ def mask_url(url: str | URL) -> str:
     return str(parsed.with_password("***")) if parsed.password is not None else str(parsed)
 
 
+def split_urls(text: str) -> list[str]:
+    """The URLs of comma-separated text (one URL: a list of one)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def parse_amqp_url(url: str) -> URL:
     """Validate ``url`` before any connect attempt.
 
@@ -57,6 +69,14 @@ def parse_amqp_url(url: str) -> URL:
         raise ConfigurationError(
             f"RabbitMQ URL must look like amqp://user:password@host:5672/vhost, got {mask_url(url)}"
         )
+    return parsed
+
+
+def parse_amqp_urls(urls: str) -> list[URL]:
+    """Every URL of comma-separated ``urls`` validated (see :func:`parse_amqp_url`)."""
+    parsed = [parse_amqp_url(url) for url in split_urls(urls)]
+    if not parsed:
+        raise ConfigurationError("no RabbitMQ URL given")
     return parsed
 
 
@@ -107,22 +127,52 @@ async def open_connection(
     url: str, role: str, unavailable: type[TransientError], *, fast_path: bool = True
 ) -> Link:
     """A robust connection named "media-bridge ``role`` host:pid" (shown in the management UI
-    and ``rabbitmqctl``); with ``fast_path`` its frames go through a frame tap.
+    and ``rabbitmqctl``) to the first node of ``url`` (one URL, or several comma-separated)
+    that answers; with ``fast_path`` its frames go through a frame tap.
 
     Raises:
         ConfigurationError: bad URL, credentials or vhost.
-        unavailable: the broker can't be reached within ``CONNECT_TIMEOUT_S``.
+        unavailable: no node can be reached within ``CONNECT_TIMEOUT_S`` (each).
     """
-    parsed = parse_amqp_url(url)
-    where = mask_url(parsed)
+    nodes = [_with_retry_interval(node) for node in parse_amqp_urls(url)]
     # Host and pid tell bridge instances apart in the management UI and `rabbitmqctl
     # list_connections` (and let an operator close exactly one instance's connections).
     name = f"media-bridge {role} {socket.gethostname()}:{os.getpid()}"
-    if "reconnect_interval" not in parsed.query:
-        # aio-pika waits 5 s between attempts by default; a relay should come back sooner.
-        parsed = parsed.update_query(reconnect_interval=RECONNECT_INTERVAL_S)
     quiet_reconnect_noise()
-    connection = aio_pika.RobustConnection(parsed, client_properties={"connection_name": name})
+    failures: list[str] = []
+    for index, node in enumerate(nodes):
+        try:
+            connection, transport = await _connect(node, name, unavailable, fast_path=fast_path)
+        except TransientError as exc:
+            failures.append(str(exc))
+            if index + 1 < len(nodes):
+                log.warning(
+                    "RabbitMQ %s: %s; trying the next node, %s",
+                    role, exc, node_name(nodes[index + 1]),
+                    extra={"connection": role, "node": node_name(node)},
+                )
+            continue
+        log.info("connected to %s as %r", node_name(node), name, extra={"node": node_name(node)})
+        watch = LinkWatch(connection, role, transport, _retry_s(node), nodes=nodes, current=index)
+        return Link(connection, transport, watch)
+    if len(nodes) == 1:
+        raise unavailable(failures[0])
+    raise unavailable(f"no RabbitMQ node answers ({len(nodes)} tried): " + "; ".join(failures))
+
+
+def _with_retry_interval(url: URL) -> URL:
+    if "reconnect_interval" in url.query:
+        return url
+    # aio-pika waits 5 s between attempts by default; a relay should come back sooner.
+    return url.update_query(reconnect_interval=RECONNECT_INTERVAL_S)
+
+
+async def _connect(
+    node: URL, name: str, unavailable: type[TransientError], *, fast_path: bool
+) -> tuple[aio_pika.RobustConnection, TappedTransportFactory | None]:
+    """One robust connection to ``node``, connected (fail-fast: one attempt)."""
+    where = node_name(node)
+    connection = aio_pika.RobustConnection(node, client_properties={"connection_name": name})
     transport = TappedTransportFactory() if fast_path else None
     if transport is not None:
         # aio-pika passes ``kwargs`` to ``aiormq.connect`` on every (re)connect but filters
@@ -145,8 +195,7 @@ async def open_connection(
         with anyio.CancelScope(shield=True):
             await connection.close()
         raise
-    log.info("connected to %s as %r", where, name)
-    return Link(connection, transport, LinkWatch(connection, role, transport, _retry_s(parsed)))
+    return connection, transport
 
 
 def _retry_s(url: URL) -> float:

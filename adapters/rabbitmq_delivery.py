@@ -25,10 +25,14 @@ from consumer.ports import DeliveryInfo
 
 log = logging.getLogger(__name__)
 
-# Quorum and stream queues count earlier deliveries in this header; classic queues only set
-# the ``redelivered`` flag.
+# Quorum queues count earlier deliveries in these headers; classic queues only set the
+# ``redelivered`` flag. ``x-delivery-count`` counts every return on RabbitMQ 3.10-4.2 (a nack,
+# a consumer gone); from 4.3 only failed deliveries (a reject, a consumer gone), and
+# ``x-acquired-count`` every return. The larger of the two is the count of earlier deliveries
+# on every version, the one the relay's poison cap expects (it subtracts its own give-backs).
 DELIVERY_COUNT_HEADER = "x-delivery-count"
-_DELIVERY_COUNT_KEY = DELIVERY_COUNT_HEADER.encode()  # looked for in the raw header bytes
+ACQUIRED_COUNT_HEADER = "x-acquired-count"
+_COUNT_KEYS = (DELIVERY_COUNT_HEADER.encode(), ACQUIRED_COUNT_HEADER.encode())  # in raw headers
 
 
 class RabbitDelivery:
@@ -103,8 +107,9 @@ class RabbitDelivery:
 
 
 def delivery_count(redelivered: bool, header: bytes) -> int:
-    """1 on first delivery; from ``x-delivery-count`` when the queue keeps one, else 2 if redelivered."""
-    if not redelivered and _DELIVERY_COUNT_KEY not in header:
+    """1 on first delivery; from ``x-delivery-count``/``x-acquired-count`` when the queue keeps
+    them (quorum), else 2 if redelivered (classic)."""
+    if not redelivered and not any(key in header for key in _COUNT_KEYS):
         return 1  # the common case, without decoding the properties
     return counted_deliveries(redelivered, wire.properties(header).headers)
 
@@ -112,5 +117,7 @@ def delivery_count(redelivered: bool, header: bytes) -> int:
 def counted_deliveries(redelivered: bool, headers: Mapping[str, object] | None) -> int:
     """:func:`delivery_count` from decoded headers (the plain path gets them from aio-pika)."""
     floor = 2 if redelivered else 1
-    counted = (headers or {}).get(DELIVERY_COUNT_HEADER)
-    return max(floor, counted + 1) if isinstance(counted, int) else floor
+    found = headers or {}
+    counts = [found.get(name) for name in (DELIVERY_COUNT_HEADER, ACQUIRED_COUNT_HEADER)]
+    earlier = [count for count in counts if isinstance(count, int)]
+    return max(floor, max(earlier) + 1) if earlier else floor

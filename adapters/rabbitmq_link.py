@@ -1,12 +1,24 @@
-"""``LinkWatch``: is one robust connection up, and why not; each loss logged once, in the broker's words.
+"""``LinkWatch``: is one robust connection up, and why not; each loss logged once, in the broker's
+words; and, with several nodes, which node the next attempt goes to.
 
 aio-pika calls a connection's ``close_callbacks`` (public API) when its link closes *and* after
 every reconnect attempt that fails, and its ``reconnect_callbacks`` once a new link is up and
 its channels are restored. From these the watch keeps ``up`` (the adapters' readiness) and
-``reason``, and logs one WARNING when the link is lost (``RabbitMQ sink connection lost: 320
-CONNECTION_FORCED - ...; reconnecting``), one more only when a failed attempt gives a different
-reason (``... still down: ACCESS_REFUSED - access to queue 'q' ... refused ...``), and an INFO
-line when it is back.
+``reason``, and logs one WARNING when the link is lost (``RabbitMQ sink connection lost on
+amqp://guest:***@node1:5672/: 320 CONNECTION_FORCED - ...; reconnecting``), one more only when
+a failed attempt gives a reason (or a node) not yet logged in this outage (``... still down:
+...``), and an INFO line naming the node when it is back.
+
+**Failover.** aio-pika's robust connection reconnects to ``connection.url``, read afresh by
+every attempt (``Connection.connect`` passes ``self.url`` to aiormq). With several nodes the
+watch moves ``connection.url`` to the next node, round-robin, each time a link is lost or an
+attempt fails, so the reconnect loop, its back-off, the channels' restoration and the frame
+tap's transport factory (which aiormq calls with whatever URL it is given) stay aio-pika's and
+ours unchanged: a new link to another node is a new link like any other, with new channel
+instances (no ack of an old delivery reaches it) and a new tap (every pending confirm of the
+old one failed as transient when it closed). One loss is reported twice when restoring the
+channels on a new link fails (aio-pika calls the close callbacks, then closes the link, which
+calls them again): the node moves on once per underlying link.
 
 What aiormq and aio-pika themselves log about the same events (an ERROR per closed link, a
 WARNING with a traceback from aiormq's reader, an ERROR from a channel's close callback, and a
@@ -18,11 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiormq.exceptions
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika import RobustConnection
+from yarl import URL
 
 from adapters.rabbitmq_tap import BROKER_CLOSED
 from adapters.rabbitmq_transport import TappedTransportFactory
@@ -35,25 +48,41 @@ VHOST_REFUSED = (
 
 
 class LinkWatch:
-    """Follows one robust connection; ``role`` ("source", "sink") names it in the log."""
+    """Follows one robust connection; ``role`` ("source", "sink") names it in the log.
+
+    ``nodes`` are the URLs the connection may use, ``current`` the index of the one it is
+    connected to now; with more than one, a loss moves the connection on to the next.
+    """
 
     def __init__(
         self,
-        connection: AbstractRobustConnection,
+        connection: RobustConnection,
         role: str,
         transport: TappedTransportFactory | None,
         retry_interval_s: float,
+        *,
+        nodes: Sequence[URL] = (),
+        current: int = 0,
     ) -> None:
         self.up = True  # made after the first connect succeeded
         self.reason: str | None = None  # why it is down, while it is
+        self._connection = connection
         self._role = role
         self._transport = transport
         self._retry_s = retry_interval_s
+        self._nodes = list(nodes) or [connection.url]
+        self._current = current
+        self._moved_for: object = None  # the underlying link the node last moved on for
         self._listeners: list[Callable[[bool], None]] = []
         self._said: set[str] = set()  # the reasons logged during the current outage
         self._stopped = False
         connection.close_callbacks.add(self._on_close)
         connection.reconnect_callbacks.add(self._on_reconnect)
+
+    @property
+    def node(self) -> str:
+        """The node the connection is on (or tries next), password masked."""
+        return node_name(self._nodes[self._current])
 
     def on_change(self, listener: Callable[[bool], None]) -> None:
         """Call ``listener(up)`` whenever the link goes down or comes back."""
@@ -69,30 +98,61 @@ class LinkWatch:
         if self._stopped or (exc is None and not self.up):
             return  # a failed attempt's link closing after its error was reported: nothing new
         reason = describe(exc, self._transport)
-        fields = {"connection": self._role, "reason": reason}
+        lost = self.node
+        moved = self._move_on()
+        fields = {"connection": self._role, "reason": reason, "node": lost, "next_node": self.node}
+        then = f"; reconnecting to the next node, {self.node}" if moved else "; reconnecting"
         if self.up:
-            log.warning("RabbitMQ %s connection lost: %s; reconnecting", self._role, reason, extra=fields)
-        elif reason not in self._said:  # once per reason and outage, not once per attempt
             log.warning(
-                "RabbitMQ %s connection still down: %s; retrying every %g s",
-                self._role, reason, self._retry_s, extra=fields,
+                "RabbitMQ %s connection lost on %s: %s%s", self._role, lost, reason, then,
+                extra=fields,
             )
-        self._said.add(reason)
+        elif f"{lost} {reason}" not in self._said:  # once per node, reason and outage
+            log.warning(
+                "RabbitMQ %s connection still down: %s: %s; %s",
+                self._role, lost, reason,
+                f"trying {self.node} in {self._retry_s:g} s" if moved
+                else f"retrying every {self._retry_s:g} s",
+                extra=fields,
+            )
+        self._said.add(f"{lost} {reason}")
         was_up, self.up, self.reason = self.up, False, reason
         if was_up:
             self._notify()
+
+    def _move_on(self) -> bool:
+        """Point the connection's next attempt at the next node; False with a single node."""
+        if len(self._nodes) < 2:
+            return False
+        # None (an attempt that never made a link) always moves on; a link moves it once.
+        link = self._connection.transport
+        if link is not None and link is self._moved_for:
+            return True
+        self._moved_for = link
+        self._current = (self._current + 1) % len(self._nodes)
+        self._connection.url = self._nodes[self._current]
+        return True
 
     def _on_reconnect(self, _sender: object, *_: Any) -> None:
         if self._stopped:
             return
         self.up, self.reason = True, None
         self._said.clear()
-        log.info("RabbitMQ %s connection restored", self._role, extra={"connection": self._role})
+        log.info(
+            "RabbitMQ %s connection restored on %s", self._role, self.node,
+            extra={"connection": self._role, "node": self.node},
+        )
         self._notify()
 
     def _notify(self) -> None:
         for listener in self._listeners:
             listener(self.up)
+
+
+def node_name(url: URL) -> str:
+    """A node's URL for the log: password masked, query (reconnect_interval...) left out."""
+    url = url.with_query(None)
+    return str(url.with_password("***")) if url.password is not None else str(url)
 
 
 def describe(exc: BaseException | None, transport: TappedTransportFactory | None) -> str:

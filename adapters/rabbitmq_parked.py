@@ -13,10 +13,15 @@ ready, which ends a pass without waiting.
 A plain (not robust) aio-pika connection: a link lost half-way must end the command, not be
 healed behind its back with the held messages already requeued and their tags meaningless.
 
-The queue must hold its messages as a classic queue does. A quorum queue counts every requeue
-as a delivery (``x-delivery-count``, before RabbitMQ 4.3) and, with a ``delivery-limit`` (20 by
-default from RabbitMQ 4.0), drops a message looked at that often: don't make the parking queue
-a quorum queue without a dead-letter exchange.
+A quorum parking queue (``sink.queue_type = quorum``) works the same: ``basic.get`` and the
+requeue keep its order, and the bridge declares it with a delivery limit no number of looks
+reaches (``adapters.rabbitmq_queue_types``). A quorum queue counts every requeue in
+``x-delivery-count`` (RabbitMQ 3.10-4.2; from 4.3 only in ``x-acquired-count``); the headers
+shown are the parked ones, so that count is not among them. Don't give the parking queue a
+policy ``delivery-limit`` without a dead-letter exchange: RabbitMQ 4.0-4.2 would drop a message
+looked at that often.
+
+``url`` may name several nodes, comma-separated: the first that answers is used.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ import aio_pika
 import aiormq.exceptions
 import anyio
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+from yarl import URL
 
-from adapters.rabbitmq_connect import CONNECT_TIMEOUT_S, mask_url, parse_amqp_url, translated
-from consumer.errors import ConfigurationError, SourceUnavailableError
+from adapters.rabbitmq_connect import CONNECT_TIMEOUT_S, parse_amqp_urls, translated
+from adapters.rabbitmq_link import node_name
+from consumer.errors import ConfigurationError, SourceUnavailableError, TransientError
 from consumer.parked import HeldMessage, ParkedMessage
 
 GET_TIMEOUT_S = 10.0  # one basic.get round trip; past it the broker counts as unavailable
@@ -57,13 +64,7 @@ class RabbitParkedQueue:
             ConfigurationError: bad URL or credentials, or no such queue.
             SourceUnavailableError: the broker can't be reached.
         """
-        parse_amqp_url(url)
-        name = f"media-bridge parked-reader {socket.gethostname()}:{os.getpid()}"
-        with translated(SourceUnavailableError, f"connecting to {mask_url(url)}"):
-            with anyio.fail_after(CONNECT_TIMEOUT_S):
-                connection = await aio_pika.connect(
-                    url, client_properties={"connection_name": name}, timeout=CONNECT_TIMEOUT_S
-                )
+        connection = await _first_answering(parse_amqp_urls(url))
         try:
             with translated(SourceUnavailableError, f"opening the queue {queue}"):
                 channel = await connection.channel(publisher_confirms=False)
@@ -129,6 +130,23 @@ class RabbitParkedQueue:
             await self.release_all()
         with anyio.CancelScope(shield=True):
             await self._connection.close()
+
+
+async def _first_answering(nodes: list[URL]) -> AbstractConnection:
+    """A plain connection to the first of ``nodes`` that answers."""
+    name = f"media-bridge parked-reader {socket.gethostname()}:{os.getpid()}"
+    failures: list[str] = []
+    for node in nodes:
+        try:
+            with translated(SourceUnavailableError, f"connecting to {node_name(node)}"):
+                with anyio.fail_after(CONNECT_TIMEOUT_S):
+                    return await aio_pika.connect(
+                        node, client_properties={"connection_name": name},
+                        timeout=CONNECT_TIMEOUT_S,
+                    )
+        except TransientError as exc:
+            failures.append(str(exc))
+    raise SourceUnavailableError("; ".join(failures))
 
 
 def parked_message(message: AbstractIncomingMessage) -> ParkedMessage:

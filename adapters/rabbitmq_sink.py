@@ -45,6 +45,7 @@ from adapters.rabbitmq_confirms import ConfirmChannel
 from adapters.rabbitmq_connect import Link, open_connection, translated
 from adapters.rabbitmq_plain_sink import PlainPublisher
 from adapters.rabbitmq_properties import encode_properties
+from adapters.rabbitmq_queue_types import QueueType
 from adapters.rabbitmq_tap_check import TapGuard, TapUnsure
 from adapters.rabbitmq_topology import SinkTopology, Unrouted, declare_sink_topology
 from consumer.errors import (
@@ -64,8 +65,10 @@ TIME_HEADER = "ce-time"  # the CloudEvents ``time`` copied by consumer.outbound,
 
 @dataclass(frozen=True)
 class RabbitSinkOptions:
-    """Where to publish; ``confirm_timeout_s`` bounds each publish (write + broker confirm);
-    ``fast_path`` False publishes through aio-pika's public API only (no frame tap)."""
+    """Where to publish (``url``: one AMQP URL, or a cluster's nodes comma-separated);
+    ``confirm_timeout_s`` bounds each publish (write + broker confirm); ``fast_path`` False
+    publishes through aio-pika's public API only (no frame tap); ``queue_type`` is what the
+    parking and unrouted queues are declared as (``adapters.rabbitmq_queue_types``)."""
 
     url: str
     events_exchange: str = "media.events"
@@ -74,6 +77,7 @@ class RabbitSinkOptions:
     confirm_timeout_s: float = 10.0
     fast_path: bool = True
     unrouted: Unrouted | None = None  # keep unrouted events there; None: they are returned
+    queue_type: QueueType = "classic"
 
 
 class RabbitSink:
@@ -130,10 +134,12 @@ class RabbitSink:
                     options.parking_exchange,
                     options.parking_queue,
                     options.unrouted,
+                    options.queue_type,
                 )
             sink = cls(link, channel, topology, exchanges, options)
             await sink._rebind()  # the tap's self-check on the first connection
         except BaseException:
+            link.watch.stop()  # our own close: not a lost link to log
             with anyio.CancelScope(shield=True):
                 await link.connection.close()
             raise

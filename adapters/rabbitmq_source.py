@@ -26,7 +26,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import aiormq
 import anyio
@@ -36,6 +36,7 @@ from adapters.rabbitmq_arrivals import Arrivals
 from adapters.rabbitmq_connect import Link, open_connection, translated
 from adapters.rabbitmq_delivery import RabbitDelivery
 from adapters.rabbitmq_plain_source import PlainConsumer, PlainDelivery
+from adapters.rabbitmq_queue_types import QueueType
 from adapters.rabbitmq_tap import FrameTap
 from adapters.rabbitmq_tap_check import TapGuard, TapUnsure
 from adapters.rabbitmq_tapped_consumer import TappedConsumer
@@ -52,13 +53,16 @@ RESTORE_POLL_S = 0.05
 
 @dataclass(frozen=True)
 class RabbitSourceOptions:
-    """Where to consume from; ``prefetch`` is the in-flight limit (unacked deliveries);
-    ``fast_path`` False consumes through aio-pika's public API only (no frame tap)."""
+    """Where to consume from (``url``: one AMQP URL, or a cluster's nodes comma-separated);
+    ``prefetch`` is the in-flight limit (unacked deliveries); ``fast_path`` False consumes
+    through aio-pika's public API only (no frame tap); ``queue_type`` is what the queue is
+    declared as (``adapters.rabbitmq_queue_types``)."""
 
     url: str
     queue: str = "media.notifications"
     prefetch: int = 64
     fast_path: bool = True
+    queue_type: QueueType = "classic"
 
 
 class RabbitSource:
@@ -104,10 +108,13 @@ class RabbitSource:
             with translated(SourceUnavailableError, f"opening the source queue {options.queue}"):
                 channel = await link.connection.channel(publisher_confirms=False)
                 await channel.set_qos(prefetch_count=options.prefetch)
-                queue = await declare_source_queue(channel, options.queue)
+                queue = await declare_source_queue(
+                    link.connection, channel, options.queue, options.queue_type
+                )
             source = cls(link, channel, queue, options)
             await source._ensure_consuming()
         except BaseException:
+            link.watch.stop()  # our own close: not a lost link to log
             with anyio.CancelScope(shield=True):
                 await link.connection.close()
             raise
@@ -208,7 +215,10 @@ class RabbitSource:
             with translated(SourceUnavailableError, f"consuming from {self._options.queue}"):
                 if self._epoch:
                     # Re-consuming after a loss: the queue may be the reason (deleted by hand).
-                    await channel.queue_declare(self._options.queue, durable=True)
+                    # As it was declared at start (same type and arguments), so it is equivalent.
+                    await channel.queue_declare(
+                        self._options.queue, durable=True, arguments=self._queue_arguments()
+                    )
                 self._epoch += 1
                 consumer.listen(tag, self._epoch)  # before basic.consume: no delivery slips by
                 await channel.basic_consume(
@@ -236,6 +246,9 @@ class RabbitSource:
                     # hands out the dying channel for a moment. Ask again once it noticed.
                     await anyio.sleep(RESTORE_POLL_S)
         raise SourceUnavailableError(f"{self._source_name}: channel is down (reconnecting)")
+
+    def _queue_arguments(self) -> dict[str, Any]:
+        return dict(self._queue.arguments or {})
 
     async def _round_trip(self, channel: aiormq.abc.AbstractChannel) -> object:
         # The tap check's round trip: the prefetch aio-pika set on this channel, set again.

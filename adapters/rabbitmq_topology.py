@@ -11,6 +11,10 @@ Declared through aio-pika's robust channel objects so they are re-declared after
     media.parking   durable queue bound to the parking exchange with "#": nothing parked is lost
     media.notifications   durable queue: the RabbitMQ stand-in for the Tencent CMQ queue
 
+The queues are classic or quorum queues as ``sink.queue_type`` (parking, unrouted) and
+``source.queue_type`` say; how, and what an existing queue of another type gets, is
+``adapters.rabbitmq_queue_types``.
+
 An events exchange that already exists with other arguments (typically one declared before
 the alternate exchange, without it) can't be re-declared: RabbitMQ answers PRECONDITION_FAILED
 and closes the channel. The bridge then takes the exchange as it is (declared without
@@ -36,9 +40,13 @@ from aio_pika.abc import (
     AbstractRobustQueue,
 )
 
+from adapters.rabbitmq_queue_types import QueueType, declare_queue
+
 log = logging.getLogger(__name__)
 
 PARKING_BINDING_KEY = "#"
+SINK_QUEUE_TYPE = "sink.queue_type"  # the setting each queue's type comes from, for errors
+SOURCE_QUEUE_TYPE = "source.queue_type"
 ALTERNATE_EXCHANGE = "alternate-exchange"
 
 
@@ -68,8 +76,10 @@ async def declare_sink_topology(
     parking_exchange: str,
     parking_queue: str,
     unrouted: Unrouted | None = None,
+    queue_type: QueueType = "classic",
 ) -> SinkTopology:
-    """Declare (or confirm) the events, parking (and unrouted) exchanges and their queues."""
+    """Declare (or confirm) the events, parking (and unrouted) exchanges and their queues, the
+    queues as ``queue_type`` (``sink.queue_type``)."""
     kept_queue = None
     arguments: dict[str, Any] | None = (
         None if unrouted is None else {ALTERNATE_EXCHANGE: unrouted.exchange}
@@ -81,7 +91,9 @@ async def declare_sink_topology(
             alternate = await channel.declare_exchange(
                 unrouted.exchange, ExchangeType.FANOUT, durable=True
             )
-            kept_queue = await channel.declare_queue(unrouted.queue, durable=True)
+            kept_queue = await declare_queue(
+                connection, channel, unrouted.queue, queue_type, SINK_QUEUE_TYPE
+            )
             await kept_queue.bind(alternate)
         events = await channel.declare_exchange(
             events_exchange, ExchangeType.TOPIC, durable=True, arguments=arguments
@@ -95,7 +107,7 @@ async def declare_sink_topology(
         _warn_existing(events_exchange, unrouted)
         events = await channel.declare_exchange(events_exchange, passive=True)
     parking = await channel.declare_exchange(parking_exchange, ExchangeType.TOPIC, durable=True)
-    queue = await channel.declare_queue(parking_queue, durable=True)
+    queue = await declare_queue(connection, channel, parking_queue, queue_type, SINK_QUEUE_TYPE)
     await queue.bind(parking, PARKING_BINDING_KEY)
     return SinkTopology(
         events=events,
@@ -149,6 +161,11 @@ def _warn_existing(name: str, unrouted: Unrouted | None) -> None:
     )
 
 
-async def declare_source_queue(channel: AbstractRobustChannel, name: str) -> AbstractRobustQueue:
-    """Declare (or confirm) the durable stand-in source queue."""
-    return await channel.declare_queue(name, durable=True)
+async def declare_source_queue(
+    connection: AbstractRobustConnection,
+    channel: AbstractRobustChannel,
+    name: str,
+    queue_type: QueueType = "classic",
+) -> AbstractRobustQueue:
+    """Declare (or confirm) the durable stand-in source queue as ``queue_type``."""
+    return await declare_queue(connection, channel, name, queue_type, SOURCE_QUEUE_TYPE)

@@ -1,10 +1,11 @@
 """``VodSource``: VOD's reliable callback, PullEvents / ConfirmEvents (implements Source).
 
 ``concurrent_pulls`` poller tasks per sub-app long-poll ``PullEvents`` (VOD holds an empty poll
-up to 5 s) and feed a shared, bounded buffer that ``receive()`` reads one delivery at a time;
-each ``EventSet`` element is one delivery. ``ack`` confirms its ``EventHandle`` through the
-sub-app's :class:`~adapters.vod_confirmer.BatchConfirmer` (coalesced ``ConfirmEvents``, at most
-16 handles); ``nack`` sends nothing, because VOD has no early release: an unconfirmed event is
+up to 5 s) and hand each reply to a shared, bounded :class:`~adapters.vod_inbox.PullInbox` that
+``receive()`` reads one delivery at a time; each ``EventSet`` element is one delivery. ``ack``
+confirms its ``EventHandle`` through the sub-app's
+:class:`~adapters.vod_confirmer.BatchConfirmer` (coalesced ``ConfirmEvents``, at most 16
+handles); ``nack`` sends nothing, because VOD has no early release: an unconfirmed event is
 offered again, with a new handle, 30 s after the pull.
 
 Every delivery's ``info.deadline`` is the end of its window, so the relay does not start on an
@@ -22,6 +23,7 @@ share one :class:`~adapters.request_budget.RequestBudget`, confirms before pulls
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -29,13 +31,13 @@ from typing import Any
 
 import anyio
 import orjson
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from adapters.request_budget import RequestBudget
 from adapters.retry_backoff import backoff_delay
 from adapters.vod_api import VodApi, VodApiError, VodTransportError
 from adapters.vod_confirmer import BatchConfirmer
-from adapters.vod_delivery import PROCESS_PULL_COUNTS, PullCounts, VodDelivery
+from adapters.vod_delivery import PROCESS_PULL_COUNTS, Pull, PullCounts, VodDelivery
+from adapters.vod_inbox import InboxClosed, PullInbox
 from adapters.vod_options import MAX_BATCH, VodSourceOptions
 from adapters.vod_stats import VodStats
 from consumer.errors import BridgeError, ConfigurationError, SourceUnavailableError
@@ -63,10 +65,9 @@ class VodSource:
         self._counts = counts
         # Room for one pull per sub-app besides those the pollers are handing over: the next
         # poll overlaps with relaying without holding far more windows open than are in use.
-        capacity = MAX_BATCH * len(options.sub_app_ids)
-        self._send: MemoryObjectSendStream[VodDelivery | BridgeError]
-        self._inbox: MemoryObjectReceiveStream[VodDelivery | BridgeError]
-        self._send, self._inbox = anyio.create_memory_object_stream(capacity)
+        self._inbox: PullInbox[VodDelivery | BridgeError] = PullInbox(
+            MAX_BATCH * len(options.sub_app_ids)
+        )
         self._pollers: list[asyncio.Task[None]] = []
         self._connected = False
         self._closed = False
@@ -89,8 +90,7 @@ class VodSource:
                 *(source._pull_with_retries(app, starting=True) for app in options.sub_app_ids)
             )
             for deliveries in firsts:
-                for delivery in deliveries:
-                    source._send.send_nowait(delivery)
+                source._inbox.put_nowait(deliveries)
         except BaseException:
             await source.aclose()
             raise
@@ -114,11 +114,14 @@ class VodSource:
 
     async def receive(self) -> VodDelivery:
         """The next delivery whose window is still open (see the module docstring)."""
+        inbox = self._inbox
         while True:
-            try:
-                item = await self._inbox.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                raise SourceUnavailableError("the VOD source is closed") from None
+            if inbox.closed:
+                raise SourceUnavailableError("the VOD source is closed")
+            item = inbox.take()
+            if item is None:
+                await inbox.wait()
+                continue
             if isinstance(item, BridgeError):
                 raise item
             if item.expired:
@@ -136,28 +139,32 @@ class VodSource:
         for task in self._pollers:
             task.cancel()
         await asyncio.gather(*self._pollers, return_exceptions=True)
-        self._send.close()
+        self._inbox.close()  # what it holds is not confirmed now: VOD offers it again
         with anyio.move_on_after(self.options.http_timeout, shield=True):
             for confirmer in self._confirmers.values():
                 await confirmer.drain()
         for confirmer in self._confirmers.values():
             confirmer.close()
-        self._inbox.close()
         with anyio.CancelScope(shield=True):
             await self._api.aclose()
 
     async def _poll_forever(self, app: int) -> None:
+        inbox = self._inbox
         while True:
             try:
                 deliveries = await self._pull_with_retries(app)
             except BridgeError as exc:
-                await self._send.send(exc)
+                with contextlib.suppress(InboxClosed):
+                    await inbox.put((exc,))
                 if isinstance(exc, ConfigurationError):
                     return  # nothing will fix it; the relay stops on this error
                 await anyio.sleep(self.options.retry_max_backoff)
                 continue
-            for delivery in deliveries:
-                await self._send.send(delivery)
+            if deliveries:
+                try:
+                    await inbox.put(deliveries)
+                except InboxClosed:
+                    return
 
     async def _pull_with_retries(self, app: int, *, starting: bool = False) -> list[VodDelivery]:
         """One PullEvents, retried while transient, translated into our errors."""
@@ -191,19 +198,12 @@ class VodSource:
             # Not retried: whatever it holds is leased now and comes back after the window.
             raise SourceUnavailableError(f"VOD sent an EventSet that is not a list (sub-app {app})")
         stats.events_pulled += len(events)
-        confirmer = self._confirmers[app]
+        pull = Pull.received_now(app, deadline, self._confirmers[app], self._counts)
         deliveries = []
         for element in events:
             handle = element.pop("EventHandle", None) if isinstance(element, dict) else None
             deliveries.append(
-                VodDelivery(
-                    app,
-                    _encode(element),
-                    None if handle is None else str(handle),
-                    deadline,
-                    confirmer,
-                    self._counts,
-                )
+                VodDelivery(pull, _encode(element), None if handle is None else str(handle))
             )
         return deliveries
 

@@ -1,5 +1,8 @@
 """``VodDelivery``: one pulled VOD event (implements consumer.ports.Delivery), and its pull count.
 
+The events of one reply share a :class:`Pull`: their window, confirmer and the two timestamps of
+their ``DeliveryInfo``, made once per reply instead of once per event.
+
 VOD tells nothing about redeliveries: an event whose window lapsed comes back with a new
 handle and no counter. :class:`PullCounts` remembers, per event content, how often this process
 has pulled it, so ``delivery_count`` means what it means for the other sources (and a poison
@@ -11,6 +14,7 @@ of the relay still knows what the previous one pulled.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapters.vod_confirmer import BatchConfirmer
@@ -43,6 +47,33 @@ class PullCounts:
 PROCESS_PULL_COUNTS = PullCounts()
 
 
+@dataclass(frozen=True, slots=True)
+class Pull:
+    """What the events of one PullEvents reply share, read from the clock once per reply."""
+
+    sub_app_id: int
+    deadline: float  # Unix seconds: the end of the confirm window of every event of the pull
+    confirmer: BatchConfirmer
+    counts: PullCounts
+    source: str  # DeliveryInfo.source, "vod:<SubAppId>"
+    received_at: datetime
+    deadline_at: datetime  # ``deadline`` as DeliveryInfo carries it
+
+    @classmethod
+    def received_now(
+        cls, sub_app_id: int, deadline: float, confirmer: BatchConfirmer, counts: PullCounts
+    ) -> Pull:
+        return cls(
+            sub_app_id,
+            deadline,
+            confirmer,
+            counts,
+            f"vod:{sub_app_id}",
+            datetime.now(UTC),
+            datetime.fromtimestamp(deadline, UTC),
+        )
+
+
 class VodDelivery:
     """One EventSet element; ``body`` is the element without its ``EventHandle``.
 
@@ -50,40 +81,24 @@ class VodDelivery:
     (VOD starts it on its side later, so ours ends first: safe).
     """
 
-    __slots__ = (
-        "_body",
-        "_confirmer",
-        "_counts",
-        "_deadline",
-        "_handle",
-        "_info",
-        "_settled",
-        "sub_app_id",
-    )
+    __slots__ = ("_body", "_handle", "_info", "_pull", "_settled")
 
-    def __init__(
-        self,
-        sub_app_id: int,
-        body: bytes,
-        handle: str | None,
-        deadline: float,
-        confirmer: BatchConfirmer,
-        counts: PullCounts,
-    ) -> None:
-        self.sub_app_id = sub_app_id
+    def __init__(self, pull: Pull, body: bytes, handle: str | None) -> None:
+        self._pull = pull
         self._body = body
         self._handle = handle
-        self._deadline = deadline
-        self._confirmer = confirmer
-        self._counts = counts
         self._settled = False
         self._info = DeliveryInfo(
-            source=f"vod:{sub_app_id}",
+            source=pull.source,
             delivery_id=handle or "(no EventHandle)",
-            delivery_count=counts.seen(body),
-            received_at=datetime.now(UTC),
-            deadline=datetime.fromtimestamp(deadline, UTC),
+            delivery_count=pull.counts.seen(body),
+            received_at=pull.received_at,
+            deadline=pull.deadline_at,
         )
+
+    @property
+    def sub_app_id(self) -> int:
+        return self._pull.sub_app_id
 
     @property
     def body(self) -> bytes:
@@ -96,7 +111,7 @@ class VodDelivery:
     @property
     def expired(self) -> bool:
         """Whether the window ran out: the handle is dead and VOD will offer the event again."""
-        return time.time() >= self._deadline
+        return time.time() >= self._pull.deadline
 
     async def ack(self) -> None:
         """Queue the confirm of the event and return; see BatchConfirmer for what follows.
@@ -109,10 +124,11 @@ class VodDelivery:
         self._settled = True
         if self._handle is None:  # nothing to confirm with; VOD decides whether it comes again
             return
-        self._confirmer.enqueue(self._handle, self._deadline, self._confirmed)
+        pull = self._pull
+        pull.confirmer.enqueue(self._handle, pull.deadline, self._confirmed)
 
     def _confirmed(self) -> None:
-        self._counts.forget(self._body)  # it will not come again
+        self._pull.counts.forget(self._body)  # it will not come again
 
     async def nack(self) -> None:
         """Nothing to send: VOD has no early release; the event returns when its window ends."""

@@ -5,6 +5,12 @@
 Prints ``ready`` on stdout once consuming, then runs until SIGTERM/SIGINT. The parent measures
 this process from the outside (/proc CPU time and RSS), so nothing here counts or times.
 
+Without ``--prefetch`` the relay (and ``adapters``) run on the relay's defaults, read from the
+settings models as ``media-bridge run`` reads them (:func:`relay_defaults`), so a benchmark of
+"the defaults" follows them when they change; the aio-pika bridges use
+:data:`BASELINE_PREFETCH`. ``--prefetch N`` sets both the source prefetch and
+``relay.max_in_flight`` to N.
+
 * ``baseline``: an idiomatic hand-written aio-pika bridge (robust connections, prefetch,
   ``json.loads``, ``Exchange.publish`` with confirms, ``message.ack()`` after the confirm; aio-pika
   runs one callback task per delivery, so it is concurrent up to the prefetch).
@@ -18,6 +24,7 @@ this process from the outside (/proc CPU time and RSS), so nothing here counts o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import signal
@@ -28,9 +35,28 @@ import anyio
 from aio_pika.abc import AbstractIncomingMessage
 
 from adapters.rabbitmq import RabbitSink, RabbitSinkOptions, RabbitSource, RabbitSourceOptions
+from adapters.rabbitmq_queue_types import QueueType
 from consumer.commands.run import freeze_startup_heap
 from consumer.ports import Delivery, Destination, OutboundMessage
 from consumer.relay import RelayOptions, run_relay
+from consumer.settings.model import RelaySettings, SinkSettings
+from consumer.settings.sources import RabbitSourceSettings
+
+BASELINE_PREFETCH = 64  # the hand-written bridges' prefetch when none is given
+
+
+def relay_defaults() -> tuple[RelayOptions, int]:
+    """The relay's options and the RabbitMQ source prefetch with every setting at its default."""
+    options = RelaySettings().options(SinkSettings().confirm_timeout_s)
+    return options, RabbitSourceSettings().prefetch_for(options.max_in_flight)
+
+
+def _relay_setup(prefetch: int | None) -> tuple[RelayOptions, int]:
+    """(relay options, source prefetch): the defaults, or ``prefetch`` for both limits."""
+    options, source_prefetch = relay_defaults()
+    if prefetch is None:
+        return options, source_prefetch
+    return dataclasses.replace(options, max_in_flight=prefetch), prefetch
 
 
 async def _wait_for_signal() -> None:
@@ -47,7 +73,7 @@ async def run_baseline(args: argparse.Namespace) -> None:
     consume_conn = await aio_pika.connect_robust(args.url)
     publish_conn = await aio_pika.connect_robust(args.url)
     channel = await consume_conn.channel()
-    await channel.set_qos(prefetch_count=args.prefetch)
+    await channel.set_qos(prefetch_count=args.prefetch or BASELINE_PREFETCH)
     out = await publish_conn.channel(publisher_confirms=True)
     exchange = await out.get_exchange(args.exchange)
     queue = await channel.get_queue(args.source)
@@ -78,7 +104,7 @@ async def run_baseline(args: argparse.Namespace) -> None:
 async def run_minimal(args: argparse.Namespace) -> None:
     connection = await aio_pika.connect_robust(args.url)
     channel = await connection.channel()  # publisher confirms are aio-pika's default
-    await channel.set_qos(prefetch_count=args.prefetch)
+    await channel.set_qos(prefetch_count=args.prefetch or BASELINE_PREFETCH)
     exchange = await channel.get_exchange(args.exchange)
     queue = await channel.get_queue(args.source)
 
@@ -104,7 +130,9 @@ async def run_minimal(args: argparse.Namespace) -> None:
     await connection.close()
 
 
-async def connect_bench_sink(url: str, exchange: str) -> RabbitSink:
+async def connect_bench_sink(
+    url: str, exchange: str, queue_type: QueueType = "classic"
+) -> RabbitSink:
     """Our sink publishing to the benchmark's output exchange (parking beside it)."""
     return await RabbitSink.connect(
         RabbitSinkOptions(
@@ -112,20 +140,24 @@ async def connect_bench_sink(url: str, exchange: str) -> RabbitSink:
             events_exchange=exchange,
             parking_exchange=f"{exchange}.parking",
             parking_queue=f"{exchange}.parking",
+            queue_type=queue_type,
         )
     )
 
 
-async def _connect_ours(args: argparse.Namespace) -> tuple[RabbitSource, RabbitSink]:
-    sink = await connect_bench_sink(args.url, args.exchange)
+async def _connect_ours(args: argparse.Namespace, prefetch: int) -> tuple[RabbitSource, RabbitSink]:
+    sink = await connect_bench_sink(args.url, args.exchange, args.queue_type)
     source = await RabbitSource.connect(
-        RabbitSourceOptions(args.url, queue=args.source, prefetch=args.prefetch)
+        RabbitSourceOptions(
+            args.url, queue=args.source, prefetch=prefetch, queue_type=args.queue_type
+        )
     )
     return source, sink
 
 
 async def run_ours(args: argparse.Namespace) -> None:
-    source, sink = await _connect_ours(args)
+    options, prefetch = _relay_setup(args.prefetch)
+    source, sink = await _connect_ours(args, prefetch)
     freeze_startup_heap()  # as ``media-bridge run`` does once connected
     stop = anyio.Event()
 
@@ -136,14 +168,15 @@ async def run_ours(args: argparse.Namespace) -> None:
     async with anyio.create_task_group() as group:
         group.start_soon(stop_on_signal)
         _ready()
-        await run_relay(source, sink, RelayOptions(max_in_flight=args.prefetch), stop=stop)
+        await run_relay(source, sink, options, stop=stop)
         group.cancel_scope.cancel()
     await source.aclose()
     await sink.aclose()
 
 
 async def run_adapters(args: argparse.Namespace) -> None:
-    source, sink = await _connect_ours(args)
+    options, prefetch = _relay_setup(args.prefetch)
+    source, sink = await _connect_ours(args, prefetch)
 
     async def relay(delivery: Delivery) -> None:
         doc = json.loads(delivery.body)
@@ -164,7 +197,7 @@ async def run_adapters(args: argparse.Namespace) -> None:
             await relay(await source.receive())
 
     async with anyio.create_task_group() as group:
-        for _ in range(args.prefetch):  # concurrent up to the prefetch, like the baseline
+        for _ in range(options.max_in_flight):  # as many workers as the relay would run
             group.start_soon(worker)
         _ready()
         await _wait_for_signal()
@@ -182,7 +215,13 @@ def main() -> None:
     parser.add_argument("--url", required=True)
     parser.add_argument("--source", required=True)
     parser.add_argument("--exchange", required=True)
-    parser.add_argument("--prefetch", type=int, default=64)
+    parser.add_argument(
+        "--prefetch", type=int, default=None, help="default: the relay's defaults (see above)"
+    )
+    parser.add_argument(
+        "--queue-type", choices=["classic", "quorum"], default="classic",
+        help="relay/adapters: the source and parking queues' type (bench.cluster_relay)",
+    )
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, stream=sys.stderr)

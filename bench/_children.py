@@ -14,7 +14,7 @@ import anyio
 from anyio.abc import Process
 
 from bench._payload import PayloadFactory
-from bench._probe import Names, count, cpu_seconds, load
+from bench._probe import Names, broker_pid, count, cpu_seconds, load
 
 
 @dataclass
@@ -24,6 +24,8 @@ class Result:
     cpu_us_per_msg: float
     other: str = ""
     cores: float = 0.0  # the bridge's CPU seconds per wall-clock second while measured
+    broker_us_per_msg: float = float("nan")  # the local broker's CPU over the same window
+    emulator_us_per_msg: float = 0.0  # the source's emulator's, where the caller measured it
 
 
 def free_port() -> int:
@@ -53,12 +55,17 @@ async def start_bridge(command: list[str], env: dict[str, str] | None = None) ->
 
 
 async def measure(channel: aiormq.abc.AbstractChannel, queue: str, pid: int, total: int) -> Result:
+    broker = broker_pid()
+    broker0 = cpu_seconds(broker) if broker else 0.0
     started, cpu0 = time.perf_counter(), cpu_seconds(pid)
     while await count(channel, queue) < total:  # noqa: ASYNC110 - the broker is polled
         await anyio.sleep(0.05)
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds(pid) - cpu0
-    return Result("", total / elapsed, cpu / total * 1e6, cores=cpu / elapsed)
+    result = Result("", total / elapsed, cpu / total * 1e6, cores=cpu / elapsed)
+    if broker:
+        result.broker_us_per_msg = (cpu_seconds(broker) - broker0) / total * 1e6
+    return result
 
 
 async def stop(process: Process) -> bytes:

@@ -9,11 +9,17 @@
   moment it was *due*, so a slow answer shows in the latencies instead of delaying the
   following requests (no coordinated omission); at most ``max_connections`` open at once.
   wrk has no fixed-rate mode (that is wrk2, which Debian does not ship).
+* ``paced_wrk``: the same rate from wrk, as a cross-check of the paced client (a Python client
+  on a loaded 2-core machine adds its own stalls): a Lua ``delay()`` keeps one schedule for all
+  of wrk's connections (LuaJIT's ffi reads the monotonic clock). wrk times each request from
+  when it was sent, not from when it was due, so a stall shows less in its numbers than in
+  ``paced``'s; the two agreeing means the tail is the bridge's (or the broker's).
 """
 
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,6 +45,35 @@ function request()
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[n])
 end
 """
+# The same POSTs, each sent at its slot of one schedule (``rate`` per second, args[2]) shared
+# by every connection of the (single) thread: delay() is asked before each request.
+_WRK_PACED_SCRIPT = (
+    _WRK_SCRIPT
+    + """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock, bench_timespec *now);
+]]
+local clock, interval_ms, next_due = ffi.new("bench_timespec"), nil, nil
+local function now_ms()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+local load_bodies = init
+function init(args)
+  load_bodies(args)
+  interval_ms = 1000 / tonumber(args[2])
+end
+function delay()
+  local now = now_ms()
+  next_due = (next_due or now) + interval_ms
+  return math.max(0, math.floor(next_due - interval_ms - now))
+end
+"""
+)
+_PERCENTILE = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_LATENCY_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 _REQUESTS = re.compile(r"(\d+) requests in ([\d.]+)(ms|s|m)")
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 _SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
@@ -52,6 +87,7 @@ class Load:
     seconds: float = 0.0
     not_ok: int = 0  # answered, but not 200
     errors: int = 0  # no answer (socket errors, timeouts)
+    cpu_s: float = float("nan")  # the load generator's own user+sys CPU (wrk's)
 
     @property
     def per_second(self) -> float:
@@ -71,14 +107,54 @@ async def saturate(url: str, bodies: Sequence[bytes], connections: int, seconds:
         script, lines = _wrk_files(Path(scratch), bodies)
         command = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script), url,
                    "--", str(lines)]  # fmt: skip
+        before = _children_cpu_s()
         done = await anyio.run_process(command, stderr=subprocess.STDOUT, check=False)
-    return _parse_wrk(done.stdout.decode())
+    load = _parse_wrk(done.stdout.decode())
+    load.cpu_s = _children_cpu_s() - before  # wrk is the only child that ended meanwhile
+    return load
 
 
-def _wrk_files(scratch: Path, bodies: Sequence[bytes]) -> tuple[Path, Path]:
+def _children_cpu_s() -> float:
+    """User + system CPU of this process's children that have ended (and been waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class WrkPaced:
+    rate: float
+    load: Load
+    p50_ms: float
+    p99_ms: float
+
+
+async def paced_wrk(
+    url: str, bodies: Sequence[bytes], rate: float, seconds: float, connections: int = 16
+) -> WrkPaced | None:
+    """``rate`` requests per second from wrk for ``seconds`` (see the module docstring); None
+    without wrk. ``connections`` must cover rate x latency, or wrk falls behind the schedule."""
+    wrk = wrk_path()
+    if wrk is None:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        script, lines = _wrk_files(Path(scratch), bodies, _WRK_PACED_SCRIPT)
+        command = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s",
+                   str(script), url, "--", str(lines), f"{rate:g}"]  # fmt: skip
+        done = await anyio.run_process(command, stderr=subprocess.STDOUT, check=False)
+    output = done.stdout.decode()
+    cuts = {int(n): float(value) * _LATENCY_UNIT_MS[unit] for n, value, unit in
+            _PERCENTILE.findall(output)}  # fmt: skip
+    if set(cuts) != {50, 99}:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    return WrkPaced(rate, _parse_wrk(output), cuts[50], cuts[99])
+
+
+def _wrk_files(
+    scratch: Path, bodies: Sequence[bytes], script_text: str = _WRK_SCRIPT
+) -> tuple[Path, Path]:
     """The Lua script and the file of bodies it reads (small: written before wrk starts)."""
     script, lines = scratch / "post.lua", scratch / "bodies.jsonl"
-    script.write_text(_WRK_SCRIPT)
+    script.write_text(script_text)
     lines.write_bytes(b"\n".join(bodies) + b"\n")
     return script, lines
 

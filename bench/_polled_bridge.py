@@ -1,8 +1,10 @@
 """What the CMQ and VOD benchmark bridges share: relay until a signal, then close both ends.
 
 Each bridge (``bench._cmq_bridge``, ``bench._vod_bridge``) builds its source and calls
-:func:`relay_until_stopped`, which prints ``ready`` (the parent starts its clock on it), runs
-``run_relay`` until SIGTERM/SIGINT and closes the source, then the sink.
+:func:`relay_until_stopped`, which freezes the start-up heap out of the garbage collector as
+``media-bridge run`` does once connected (so does the RabbitMQ bridge it is compared with,
+``bench._bridges``), prints ``ready`` (the parent starts its clock on it), runs ``run_relay``
+until SIGTERM/SIGINT and closes the source, then the sink.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import signal
 import anyio
 
 from adapters.rabbitmq import RabbitSink
+from consumer.commands.run import freeze_startup_heap
 from consumer.ports import Source
 from consumer.relay import RelayOptions, run_relay
 
@@ -25,6 +28,7 @@ async def _wait_for_signal(stop: anyio.Event) -> None:
 
 async def relay_until_stopped(source: Source, sink: RabbitSink, max_in_flight: int) -> None:
     stop = anyio.Event()
+    freeze_startup_heap()
     async with anyio.create_task_group() as group:
         group.start_soon(_wait_for_signal, stop)
         print("ready", flush=True)

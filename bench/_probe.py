@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 import aiormq
 import anyio
 from aiormq.abc import DeliveredMessage
+from pamqp.common import FieldValue
 
 from bench._payload import PayloadFactory, sent_ns
 
@@ -25,17 +27,49 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def broker_pid() -> int | None:
-    """The local RabbitMQ node's Erlang VM (beam.smp), or None when it is not on this machine."""
+def broker_pid(port: int = 5672) -> int | None:
+    """The local RabbitMQ node's Erlang VM (beam.smp), or None when it is not on this machine.
+
+    Other nodes may run beside it (a test cluster, a private test broker): the one listening on
+    ``port`` is preferred, the first beam.smp found otherwise.
+    """
+    listening = _listening_inodes(port)
+    first = None
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/comm") as comm:
-                    if comm.read().strip() == "beam.smp":
-                        return int(entry)
+                    if comm.read().strip() != "beam.smp":
+                        continue
+                if not listening or _holds_socket(entry, listening):
+                    return int(entry)
             except OSError:
                 continue
-    return None
+            first = first or int(entry)
+    return first
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as lines:
+                for line in list(lines)[1:]:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(fields[9])  # 0A: LISTEN
+        except OSError:
+            continue
+    return inodes
+
+
+def _holds_socket(pid: str, inodes: set[str]) -> bool:
+    fds = f"/proc/{pid}/fd"
+    for fd in os.listdir(fds):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"{fds}/{fd}").removeprefix("socket:[").rstrip("]") in inodes:
+                return True
+    return False
 
 
 def rss_mib(pid: int) -> float:
@@ -57,10 +91,13 @@ class Names:
         return f"{self.exchange}.parking"
 
 
-async def declare(channel: aiormq.abc.AbstractChannel, names: Names) -> None:
-    await channel.queue_declare(names.source, durable=True)
+async def declare(
+    channel: aiormq.abc.AbstractChannel, names: Names, arguments: dict[str, FieldValue] | None = None
+) -> None:
+    """The run's queues (with ``arguments``: e.g. quorum ones) and exchange."""
+    await channel.queue_declare(names.source, durable=True, arguments=arguments)
     await channel.exchange_declare(names.exchange, exchange_type="topic", durable=True)
-    await channel.queue_declare(names.output, durable=True)
+    await channel.queue_declare(names.output, durable=True, arguments=arguments)
     await channel.queue_bind(names.output, names.exchange, routing_key="#")
 
 

@@ -14,11 +14,16 @@ source, so every request is verified, normalized, published and confirmed.
 
 1. ``rabbitmq`` (the baseline, same run): N bodies preloaded into a queue → ``RabbitSource`` →
    the same relay → the same exchange; msgs/s, bridge and broker CPU µs/msg.
-2. ``http`` saturation: wrk with ``--connections`` for ``--seconds``: requests/s, bridge and
-   broker CPU µs/request, 200 answers and the events confirmed onto the exchange (counted in
-   the queue bound to it with ``#``: one per 200).
+2. ``http`` saturation: wrk with ``--connections`` for ``--seconds``: requests/s, bridge,
+   broker and wrk CPU µs/request, 200 answers and the events confirmed onto the exchange
+   (counted in the queue bound to it with ``#``: one per 200); and the ceiling those three
+   costs allow on this machine's cores (what the ≥ 2,000/s target has to fit in).
 3. latency: ``--rate`` requests/s on a fixed schedule for ``--latency-seconds``: p50/p99 of
-   POST → 200 (which includes the broker's confirm), timed from when each request was due.
+   POST → 200 (which includes the broker's confirm), timed from when each request was due;
+   then the same rate from wrk (``bench._http_load.paced_wrk``), timed by wrk from when each
+   was sent: a cross-check that the tail is the bridge's, not the Python client's. Both run
+   into a capped queue (as the memory phase), after the broker had ``SETTLE_S`` to purge what
+   the saturation phase left, so that work is not in the latency numbers.
 4. memory: ``--memory-requests`` requests (wrk, in runs of ``--seconds``) into a capped queue
    (``x-max-length``, so the shared broker holds little); the bridge's RSS after each run.
 
@@ -35,7 +40,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -44,7 +50,7 @@ import anyio
 import orjson
 from anyio.abc import Process
 
-from bench._http_load import Load, Paced, paced, saturate, wrk_path
+from bench._http_load import Load, Paced, WrkPaced, paced, paced_wrk, saturate, wrk_path
 from bench._payload import PayloadFactory
 from bench._probe import Names, broker_pid, count, cpu_seconds, declare, delete, load, rss_mib
 
@@ -71,6 +77,7 @@ class Report:
     baseline_broker_us: float = float("nan")
     saturation: Saturation | None = None
     latency: Paced | None = None
+    latency_wrk: WrkPaced | None = None
     rss_mib: list[tuple[int, float]] = field(default_factory=list)  # (requests so far, MiB)
     counters: dict[str, object] = field(default_factory=dict)
 
@@ -140,12 +147,14 @@ async def run_http(
         await anyio.sleep(SETTLE_S)
         await channel.queue_purge(names.output)
         report.saturation = await _saturation(args, channel, names, bridge.pid, url, bodies)
-        await channel.queue_purge(names.output)
-        print(
-            f"[http] {args.rate:g} requests/s for {args.latency_seconds:g} s ...", file=sys.stderr
-        )
-        report.latency = await paced(url, bodies, args.rate, args.latency_seconds)
-        await _memory(args, channel, names, bridge.pid, url, bodies, report)
+        async with _capped(channel, names):
+            await channel.queue_purge(names.output)
+            await anyio.sleep(SETTLE_S)
+            print(f"[http] {args.rate:g} requests/s for {args.latency_seconds:g} s (client, then "
+                  "wrk) ...", file=sys.stderr)  # fmt: skip
+            report.latency = await paced(url, bodies, args.rate, args.latency_seconds)
+            report.latency_wrk = await paced_wrk(url, bodies, args.rate, args.latency_seconds)
+            await _memory(args, bridge.pid, url, bodies, report)
     finally:
         last = (await _stop(bridge)).splitlines()
     report.counters = orjson.loads(last[-1]) if last else {}
@@ -167,10 +176,10 @@ async def _saturation(
     return Saturation(result, cpu_us, broker_us, confirmed)
 
 
-async def _memory(
-    args: argparse.Namespace, channel: aiormq.Channel, names: Names, pid: int, url: str,
-    bodies: Sequence[bytes], report: Report,
-) -> None:  # fmt: skip
+@asynccontextmanager
+async def _capped(channel: aiormq.Channel, names: Names) -> AsyncIterator[None]:
+    """Events go to a capped queue instead of the output queue (the shared broker holds
+    little, and no phase inherits another's backlog)."""
     capped = f"{names.output}.capped"
     await channel.queue_declare(
         capped, durable=True, arguments={"x-max-length": CAPPED_LENGTH, "x-overflow": "drop-head"}
@@ -178,15 +187,21 @@ async def _memory(
     await channel.queue_bind(capped, names.exchange, routing_key="#")
     await channel.queue_unbind(names.output, names.exchange, routing_key="#")
     try:
-        sent = 0
-        report.rss_mib.append((0, rss_mib(pid)))
-        while sent < args.memory_requests:
-            print(f"[http] memory: {sent}/{args.memory_requests} requests ...", file=sys.stderr)
-            sent += (await saturate(url, bodies, args.connections, args.seconds)).requests
-            report.rss_mib.append((sent, rss_mib(pid)))
-        await anyio.sleep(SETTLE_S)
+        yield
     finally:
         await channel.queue_delete(capped)
+
+
+async def _memory(
+    args: argparse.Namespace, pid: int, url: str, bodies: Sequence[bytes], report: Report
+) -> None:
+    sent = 0
+    report.rss_mib.append((0, rss_mib(pid)))
+    while sent < args.memory_requests:
+        print(f"[http] memory: {sent}/{args.memory_requests} requests ...", file=sys.stderr)
+        sent += (await saturate(url, bodies, args.connections, args.seconds)).requests
+        report.rss_mib.append((sent, rss_mib(pid)))
+    await anyio.sleep(SETTLE_S)
 
 
 def _print(args: argparse.Namespace, report: Report) -> None:
@@ -195,20 +210,32 @@ def _print(args: argparse.Namespace, report: Report) -> None:
     print(f"\nHTTP source → relay (max_in_flight {args.max_in_flight}) → RabbitMQ; ~4.3 KB "
           f"VOD ProcedureStateChanged bodies, VOD-signed; load generator: {generator}; "
           "CPU = user+sys of the bridge process (broker: beam.smp)")  # fmt: skip
-    print(f"{'source':<10}{'per s':>10}{'CPU µs':>9}{'broker µs':>11}   notes")
+    print(f"{'source':<10}{'per s':>10}{'CPU µs':>9}{'broker µs':>11}{'wrk µs':>8}   notes")
     print(f"{'rabbitmq':<10}{report.baseline_msgs_per_s:>10,.0f}{report.baseline_cpu_us:>9,.0f}"
-          f"{report.baseline_broker_us:>11,.0f}   {args.baseline_messages} preloaded messages")  # fmt: skip
+          f"{report.baseline_broker_us:>11,.0f}{'':>8}   {args.baseline_messages} preloaded "
+          "messages")  # fmt: skip
     if sat is not None:
         ok = sat.load.requests - sat.load.not_ok
+        generator_us = sat.load.cpu_s / max(sat.load.requests, 1) * 1e6
         print(f"{'http':<10}{sat.load.per_second:>10,.0f}{sat.cpu_us:>9,.0f}{sat.broker_us:>11,.0f}"
-              f"   {sat.load.requests} requests in {sat.load.seconds:.1f} s, {args.connections} "
+              f"{generator_us:>8,.0f}   {sat.load.requests} requests in {sat.load.seconds:.1f} s, {args.connections} "
               f"connections; {ok} answered 200, {sat.load.not_ok} other, {sat.load.errors} "
               f"socket errors; {sat.confirmed} events confirmed on the exchange (with those "
               f"in flight when wrk stopped)")  # fmt: skip
+        per_request_s = (sat.cpu_us + sat.broker_us + generator_us) / 1e6
+        print(f"ceiling on {os.cpu_count()} cores at these costs per request (bridge + broker + "
+              f"wrk, nothing else running): {(os.cpu_count() or 1) / per_request_s:,.0f} "
+              "requests/s")  # fmt: skip
     if lat is not None:
         p50, p99 = lat.percentiles()
         print(f"latency at {lat.rate:g} requests/s for {args.latency_seconds:g} s (POST → 200, "
               f"confirm included): p50 {p50:.1f} ms, p99 {p99:.1f} ms; answers {dict(lat.answers)}")  # fmt: skip
+    if report.latency_wrk is not None:
+        wrk_lat = report.latency_wrk
+        print(f"the same rate from wrk (16 connections; timed from each request's send): "
+              f"p50 {wrk_lat.p50_ms:.1f} ms, p99 {wrk_lat.p99_ms:.1f} ms; "
+              f"{wrk_lat.load.per_second:,.0f} requests/s, {wrk_lat.load.not_ok} not 200, "
+              f"{wrk_lat.load.errors} socket errors")  # fmt: skip
     if report.rss_mib:
         shown = ", ".join(f"{n:,}: {mib:.1f}" for n, mib in report.rss_mib)
         print(f"bridge RSS MiB by requests served (memory phase): {shown}")

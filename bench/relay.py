@@ -2,7 +2,17 @@
 
     .venv/bin/python -m bench.relay [--messages 50000] [--rate 400] [--skip-baseline]
                                     [--kinds baseline,relay,adapters] [--repeat 3] [--pause 5]
+                                    [--baseline-prefetch 64,256,1000] [--sweep-repeat 1]
+                                    [--prefetch N[,N...]]
                                     [--amqp-url amqp://guest:guest@127.0.0.1:5672/]
+
+What is compared (issue #13's acceptance): the relay **on its defaults** (read from the settings
+models, ``bench._bridges.relay_defaults``) against the hand-written aio-pika bridge **at its
+best prefetch**. With several ``--baseline-prefetch`` values the baseline is first run once per
+value (``--sweep-repeat`` times, throughput only), the fastest value is kept and said so, and the
+alternating runs use it. ``--prefetch`` runs the relay (and ``adapters``) with that in-flight
+limit instead of the defaults (source prefetch = ``relay.max_in_flight`` = N); several values,
+comma-separated, are each run as their own bridge (``relay@N``) in the same alternation.
 
 For each bridge (each in its own child process, see ``bench._bridges``):
 
@@ -39,6 +49,8 @@ import aiormq
 import anyio
 from anyio.abc import Process
 
+from adapters.rabbitmq_queue_types import QueueType, queue_arguments
+from bench._bridges import BASELINE_PREFETCH, relay_defaults
 from bench._payload import PayloadFactory
 from bench._probe import (
     LatencyProbe,
@@ -54,9 +66,21 @@ from bench._probe import (
 )
 
 
+@dataclass(frozen=True)
+class Bridge:
+    """One bridge to run: its kind (``bench._bridges``) and prefetch (None: its defaults)."""
+
+    kind: str
+    prefetch: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.kind if self.prefetch is None else f"{self.kind}@{self.prefetch}"
+
+
 @dataclass
 class Result:
-    kind: str
+    kind: str  # the bridge's label
     msgs_per_s: float = 0.0
     cpu_us_per_msg: float = 0.0
     broker_us_per_msg: float = float("nan")
@@ -65,6 +89,7 @@ class Result:
     p99_ms: float = float("nan")
     latency_arrived: int = 0
     latency_sent: int = 0
+    arrived: int = 0  # of the throughput phase's messages; fewer than sent: the run stalled
 
 
 async def _wait_ready(process: Process) -> None:
@@ -76,21 +101,34 @@ async def _wait_ready(process: Process) -> None:
 
 
 async def _throughput(
-    channel: aiormq.abc.AbstractChannel, names: Names, pid: int, total: int, result: Result
+    channel: aiormq.abc.AbstractChannel,
+    names: Names,
+    pid: int,
+    total: int,
+    result: Result,
+    limit_s: float,
+    broker_pids: list[int] | None = None,
 ) -> None:
-    broker = broker_pid()
-    broker0 = cpu_seconds(broker) if broker else 0.0
+    # The broker's VM(s): bench.cluster_relay names the cluster's nodes (``broker_pids``).
+    brokers = broker_pids or [p for p in [broker_pid()] if p is not None]
+    broker0 = sum(cpu_seconds(p) for p in brokers)
     started, cpu0, rss0 = time.perf_counter(), cpu_seconds(pid), rss_mib(pid)
     rss_mid = rss0
-    while (arrived := await count(channel, names.output)) < total:
-        if arrived < total // 2:
-            rss_mid = rss_mib(pid)
-        await anyio.sleep(0.05)
+    arrived = 0
+    # A bridge can wedge (the hand-written one leaves a delivery unacked for good when its
+    # publish times out, and at a large prefetch they pile up): give up, and say so.
+    with anyio.move_on_after(limit_s):
+        while (arrived := await count(channel, names.output)) < total:
+            if arrived < total // 2:
+                rss_mid = rss_mib(pid)
+            await anyio.sleep(0.05)
     elapsed = time.perf_counter() - started
-    result.msgs_per_s = total / elapsed
-    result.cpu_us_per_msg = (cpu_seconds(pid) - cpu0) / total * 1e6
-    if broker:
-        result.broker_us_per_msg = (cpu_seconds(broker) - broker0) / total * 1e6
+    result.arrived = min(arrived, total)
+    result.msgs_per_s = result.arrived / elapsed
+    result.cpu_us_per_msg = (cpu_seconds(pid) - cpu0) / max(result.arrived, 1) * 1e6
+    if brokers:
+        broker_s = sum(cpu_seconds(p) for p in brokers) - broker0
+        result.broker_us_per_msg = broker_s / max(result.arrived, 1) * 1e6
     result.rss_mib = (rss0, rss_mid, rss_mib(pid), 0.0)
 
 
@@ -117,25 +155,41 @@ async def _latency(
     await publisher.close()
 
 
-async def run_one(kind: str, args: argparse.Namespace, bodies: PayloadFactory) -> Result:
+async def run_one(
+    bridge: Bridge, args: argparse.Namespace, bodies: PayloadFactory, *, latency: bool = True
+) -> Result:
+    kind = bridge.label
     result = Result(kind)
     run = uuid.uuid4().hex[:12]
     names = Names(f"bench.{run}.source", f"bench.{run}.events", f"bench.{run}.out")
     connection = await aiormq.connect(args.amqp_url)
     channel = cast(aiormq.Channel, await connection.channel())
-    await declare(channel, names)
+    # bench.cluster_relay's hooks: queue type, the bridge's (comma-separated) URLs, broker VMs.
+    queue_type: QueueType = getattr(args, "queue_type", "classic")
+    await declare(channel, names, queue_arguments(queue_type) if queue_type != "classic" else None)
     try:
         print(f"[{kind}] loading {args.messages} messages ...", file=sys.stderr)
         await load(channel, names.source, args.messages, bodies, run)
-        command = [sys.executable, "-m", "bench._bridges", kind, "--url", args.amqp_url]
+        bridge_url = getattr(args, "bridge_url", None) or args.amqp_url
+        command = [sys.executable, "-m", "bench._bridges", bridge.kind, "--url", bridge_url]
         command += ["--source", names.source, "--exchange", names.exchange]
-        command += ["--prefetch", str(args.prefetch)]
+        if queue_type != "classic":
+            command += ["--queue-type", queue_type]
+        if bridge.prefetch is not None:
+            command += ["--prefetch", str(bridge.prefetch)]
         process = await anyio.open_process(command, stdout=subprocess.PIPE, stderr=None)
         try:
             await _wait_ready(process)
             print(f"[{kind}] running ...", file=sys.stderr)
-            await _throughput(channel, names, process.pid, args.messages, result)
-            await _latency(connection, names, args, bodies, result)
+            await _throughput(
+                channel, names, process.pid, args.messages, result, args.run_timeout,
+                getattr(args, "broker_pids", None),
+            )
+            if result.arrived < args.messages:
+                print(f"[{kind}] stalled: {result.arrived} of {args.messages} arrived within "
+                      f"{args.run_timeout:g} s", file=sys.stderr)
+            elif latency:
+                await _latency(connection, names, args, bodies, result)
             rss = result.rss_mib
             result.rss_mib = (rss[0], rss[1], rss[2], rss_mib(process.pid))
         finally:
@@ -147,32 +201,38 @@ async def run_one(kind: str, args: argparse.Namespace, bodies: PayloadFactory) -
     return result
 
 
-def _report(results: list[Result], args: argparse.Namespace) -> None:
-    print(f"\n{args.messages} messages of ~4.3 KB, prefetch {args.prefetch}; "
-          f"latency at {args.rate:g} msgs/s for {args.latency_seconds:g} s")
-    print(f"{'bridge':<10}{'msgs/s':>10}{'CPU µs/msg':>12}{'broker µs':>11}{'p50 ms':>9}{'p99 ms':>9}"
+def _report(results: list[Result], args: argparse.Namespace, baseline_prefetch: int) -> None:
+    options, source_prefetch = relay_defaults()
+    print(f"\n{args.messages} messages of ~4.3 KB; latency at {args.rate:g} msgs/s for "
+          f"{args.latency_seconds:g} s; baseline at prefetch {baseline_prefetch}; relay defaults: "
+          f"relay.max_in_flight {options.max_in_flight}, source prefetch {source_prefetch}")
+    print(f"{'bridge':<14}{'msgs/s':>10}{'CPU µs/msg':>12}{'broker µs':>11}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'arrived':>13}   RSS MiB start/mid/end/after-latency")
     for r in results:
         rss = "/".join(f"{v:.0f}" for v in r.rss_mib)
-        print(f"{r.kind:<10}{r.msgs_per_s:>10,.0f}{r.cpu_us_per_msg:>12,.0f}"
+        print(f"{r.kind:<14}{r.msgs_per_s:>10,.0f}{r.cpu_us_per_msg:>12,.0f}"
               f"{r.broker_us_per_msg:>11,.0f}{r.p50_ms:>9.1f}"
-              f"{r.p99_ms:>9.1f}{f'{r.latency_arrived}/{r.latency_sent}':>13}   {rss}")
+              f"{r.p99_ms:>9.1f}{f'{r.latency_arrived}/{r.latency_sent}':>13}   {rss}"
+              + ("" if r.arrived == args.messages else f"   stalled at {r.arrived}"))
     medians = {kind: _median(results, kind) for kind in dict.fromkeys(r.kind for r in results)}
     if args.repeat > 1:
         print("medians:")
         for m in medians.values():
-            print(f"{m.kind:<10}{m.msgs_per_s:>10,.0f}{m.cpu_us_per_msg:>12,.0f}"
+            rss = "/".join(f"{v:.0f}" for v in m.rss_mib)
+            print(f"{m.kind:<14}{m.msgs_per_s:>10,.0f}{m.cpu_us_per_msg:>12,.0f}"
                   f"{m.broker_us_per_msg:>11,.0f}{m.p50_ms:>9.1f}"
-                  f"{m.p99_ms:>9.1f}")
-    base, relay, adapters = (medians.get(k) for k in ("baseline", "relay", "adapters"))
-    if base is not None and relay is not None and base.msgs_per_s:
-        ratio = relay.msgs_per_s / base.msgs_per_s
-        print(f"relay / baseline throughput: {ratio:.2f}x (target >= 1.6x)")
-    if base is not None and adapters is not None and base.msgs_per_s:
-        # The relay runs on these same adapters and does strictly more per message, so this
-        # ratio bounds what the relay can reach on this machine.
-        ratio = adapters.msgs_per_s / base.msgs_per_s
-        print(f"adapters / baseline throughput: {ratio:.2f}x (the ceiling for the relay)")
+                  f"{m.p99_ms:>9.1f}{'':>13}   {rss}")
+    base = next((m for m in medians.values() if m.kind.startswith("baseline")), None)
+    if base is None or not base.msgs_per_s:
+        return
+    for m in medians.values():
+        ratio = m.msgs_per_s / base.msgs_per_s
+        if m.kind.startswith("relay"):
+            print(f"{m.kind} / {base.kind} throughput: {ratio:.2f}x (target >= 1.6x)")
+        elif m.kind.startswith("adapters"):
+            # The relay runs on these same adapters and does strictly more per message, so this
+            # ratio bounds what the relay can reach on this machine.
+            print(f"{m.kind} / {base.kind} throughput: {ratio:.2f}x (the ceiling for the relay)")
 
 
 def _median(results: list[Result], kind: str) -> Result:
@@ -184,19 +244,70 @@ def _median(results: list[Result], kind: str) -> Result:
         broker_us_per_msg=statistics.median(r.broker_us_per_msg for r in runs),
         p50_ms=statistics.median(r.p50_ms for r in runs),
         p99_ms=statistics.median(r.p99_ms for r in runs),
+        rss_mib=cast(
+            tuple[float, float, float, float],
+            tuple(statistics.median(r.rss_mib[i] for r in runs) for i in range(4)),
+        ),
     )
+
+
+async def _best_baseline_prefetch(
+    args: argparse.Namespace, bodies: PayloadFactory, prefetches: list[int]
+) -> int:
+    """The baseline's fastest prefetch of ``prefetches`` (throughput runs only, medians)."""
+    if len(prefetches) == 1:
+        return prefetches[0]
+    runs: list[Result] = []
+    for n in range(args.sweep_repeat):
+        for prefetch in prefetches if n % 2 == 0 else prefetches[::-1]:
+            if runs:
+                await anyio.sleep(args.pause)
+            runs.append(await run_one(Bridge("baseline", prefetch), args, bodies, latency=False))
+    rates = {
+        p: statistics.median(r.msgs_per_s for r in runs if r.kind == f"baseline@{p}")
+        for p in prefetches
+    }
+    stalled = {int(r.kind.partition("@")[2]) for r in runs if r.arrived < args.messages}
+    best = max(rates, key=rates.__getitem__)
+    print("\nbaseline prefetch sweep (throughput, msgs/s"
+          f"{', median of ' + str(args.sweep_repeat) if args.sweep_repeat > 1 else ''}): "
+          + ", ".join(f"{p}: {rate:,.0f}{' (stalled)' if p in stalled else ''}"
+                      for p, rate in rates.items())
+          + f" -> the baseline runs at its fastest, prefetch {best}")
+    await anyio.sleep(args.pause)
+    return best
+
+
+def _bridges(args: argparse.Namespace, baseline_prefetch: int) -> list[Bridge]:
+    ours = [int(p) for p in args.prefetch.split(",")] if args.prefetch else [None]
+    bridges: list[Bridge] = []
+    for kind in args.kinds.split(","):
+        if kind == "baseline" and not args.skip_baseline:
+            bridges.append(Bridge("baseline", baseline_prefetch))
+        elif kind in ("relay", "adapters"):
+            bridges.extend(Bridge(kind, p) for p in ours)
+        elif kind != "baseline":
+            bridges.append(Bridge(kind, baseline_prefetch))  # minimal: a hand-written bridge
+    return bridges
 
 
 async def main_async(args: argparse.Namespace) -> None:
     bodies = PayloadFactory()
-    kinds = [k for k in args.kinds.split(",") if not (args.skip_baseline and k == "baseline")]
+    prefetches = [int(p) for p in args.baseline_prefetch.split(",")]
+    runs_baseline = "baseline" in args.kinds.split(",") and not args.skip_baseline
+    best = await _best_baseline_prefetch(args, bodies, prefetches) if runs_baseline else prefetches[0]
+    bridges = _bridges(args, best)
     results: list[Result] = []
     for n in range(args.repeat):
-        for kind in kinds if n % 2 == 0 else kinds[::-1]:
+        for bridge in bridges if n % 2 == 0 else bridges[::-1]:
             if results:
                 await anyio.sleep(args.pause)
-            results.append(await run_one(kind, args, bodies))
-    _report(results, args)
+            results.append(result := await run_one(bridge, args, bodies))
+            # Each run as it ends, so a long benchmark that is stopped still told its numbers.
+            print(f"[{result.kind}] {result.msgs_per_s:,.0f} msgs/s, {result.cpu_us_per_msg:,.0f} "
+                  f"µs CPU/msg, RSS {'/'.join(f'{v:.0f}' for v in result.rss_mib)} MiB",
+                  file=sys.stderr)
+    _report(results, args, best)
 
 
 def main() -> None:
@@ -206,11 +317,27 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=400.0, help="offered msgs/s for latency")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
-    parser.add_argument("--prefetch", type=int, default=64)
+    parser.add_argument(
+        "--prefetch",
+        default=None,
+        help="the relay's in-flight limit (source prefetch and relay.max_in_flight); several, "
+        "comma-separated, are each run; default: the relay's defaults",
+    )
+    parser.add_argument(
+        "--baseline-prefetch",
+        default=f"{BASELINE_PREFETCH},256,1000",
+        help="the hand-written bridge's prefetch; with several the fastest is kept (a sweep)",
+    )
+    parser.add_argument(
+        "--sweep-repeat", type=int, default=1, help="throughput runs per prefetch in the sweep"
+    )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--kinds", default="baseline,relay", help="comma-separated bridges to run")
     parser.add_argument("--repeat", type=int, default=1, help="runs per bridge (alternating)")
     parser.add_argument("--pause", type=float, default=5.0, help="seconds between runs")
+    parser.add_argument(
+        "--run-timeout", type=float, default=600.0, help="give a throughput run up after this"
+    )
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
     anyio.run(main_async, parser.parse_args())
 

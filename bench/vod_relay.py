@@ -1,6 +1,8 @@
 """Benchmark: the relay fed by VOD PullEvents (emulator) against the same relay fed by RabbitMQ.
 
     .venv/bin/python -m bench.vod_relay [--messages 20000] [--quota-rps 200]
+                                        [--kinds vod-quota,vod,rabbitmq] [--repeat 1]
+                                        [--concurrent-pulls 4] [--max-in-flight 64]
                                         [--amqp-url amqp://guest:guest@127.0.0.1:5672/]
 
 Every phase moves the same N unique ~4.3 KB ProcedureStateChanged events (``bench._payload``)
@@ -18,13 +20,18 @@ the bridge (a child process) says ``ready`` and stop when N messages sit in that
 The VOD emulator runs in its own process (``python -m emulators.vod``), so its CPU time is not
 the bridge's; the events are injected through its admin route before the bridge starts.
 Bridge: ``VodSource`` (PullEvents, coalesced ConfirmEvents) → ``run_relay`` → ``RabbitSink``
-(``bench._vod_bridge``). A script, never a test: the numbers are printed, not asserted.
+(``bench._vod_bridge``). Beside the bridge's CPU per event, the broker's (the local RabbitMQ's
+beam.smp) and the emulator's over the same window are printed, and ``total`` is the three
+together in cores: on a 2-core machine that sum bounds the rate. ``--repeat`` runs the phases
+that many times, alternating their order, and prints medians (the machine is shared and noisy).
+A script, never a test: the numbers are printed, not asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import uuid
@@ -85,12 +92,14 @@ async def run_vod(
         command = [sys.executable, "-m", "bench._vod_bridge", "--endpoint", endpoint,
                    "--secret-id", SECRET_ID, "--sub-app-id", str(SUB_APP), "--url", args.amqp_url,
                    "--exchange", names.exchange, "--requests-per-second", str(rps),
-                   "--concurrent-pulls", str(args.concurrent_pulls)]  # fmt: skip
+                   "--concurrent-pulls", str(args.concurrent_pulls),
+                   "--max-in-flight", str(args.max_in_flight)]  # fmt: skip
         bridge = await start_bridge(command, {**os.environ, "BENCH_VOD_SECRET_KEY": SECRET_KEY})
         print(f"[{kind}] running ...", file=sys.stderr)
         emulator_cpu0 = cpu_seconds(emulator.pid)
         result = await measure(channel, names.output, bridge.pid, args.messages)
-        emulator_us = (cpu_seconds(emulator.pid) - emulator_cpu0) / args.messages * 1e6
+        emulator_cpu = cpu_seconds(emulator.pid) - emulator_cpu0
+        result.emulator_us_per_msg = emulator_cpu / args.messages * 1e6
         stats = orjson.loads((await stop(bridge)).splitlines()[-1])
     finally:
         emulator.terminate()
@@ -100,7 +109,7 @@ async def run_vod(
     result.other = (
         f"{budget}; {stats['pulls']} pulls ({stats['empty_pulls']} empty), "
         f"{stats['confirmed']} confirmed, {stats['late_confirms']} late, "
-        f"{stats['throttles']} throttled; emulator CPU {emulator_us:.0f} µs/event"
+        f"{stats['throttles']} throttled"
     )
     return result
 
@@ -111,22 +120,57 @@ async def main_async(args: argparse.Namespace) -> None:
     connection = await aiormq.connect(args.amqp_url)
     channel = cast(aiormq.Channel, await connection.channel())
     await declare(channel, names)
-    results = []
+    kinds = args.kinds.split(",")
+    results: list[Result] = []
     try:
-        for kind, rps in (("vod-quota", args.quota_rps), ("vod", 0.0)):
-            results.append(await run_vod(args, channel, names, kind, rps))
-            await channel.queue_purge(names.output)
-        results.append(await run_rabbitmq(args.amqp_url, channel, names, args.messages))
+        for n in range(args.repeat):
+            for kind in kinds if n % 2 == 0 else kinds[::-1]:
+                if kind == "rabbitmq":
+                    result = await run_rabbitmq(args.amqp_url, channel, names, args.messages)
+                else:
+                    rps = args.quota_rps if kind == "vod-quota" else 0.0
+                    result = await run_vod(args, channel, names, kind, rps)
+                results.append(result)
+                await channel.queue_purge(names.output)
     finally:
         await delete(channel, names)
         await connection.close()
-    print(f"\n{args.messages} events of ~4.3 KB; relay max_in_flight 64, {args.concurrent_pulls} "
-          "PullEvents in flight; bridge process CPU (user+sys)")  # fmt: skip
-    print(f"{'source':<11}{'events/s':>10}{'CPU µs/event':>14}{'cores':>7}")
+    _report(args, results, kinds)
+
+
+def _report(args: argparse.Namespace, results: list[Result], kinds: list[str]) -> None:
+    print(f"\n{args.messages} events of ~4.3 KB; VOD relay max_in_flight {args.max_in_flight} "
+          f"(RabbitMQ source: 64), {args.concurrent_pulls} "
+          "PullEvents in flight; CPU (user+sys) µs per event of the bridge, the broker and the "
+          "emulator; cores: the bridge's, total: all three")  # fmt: skip
+    print(f"{'source':<11}{'events/s':>10}{'bridge µs':>11}{'cores':>7}{'broker µs':>11}"
+          f"{'emulator µs':>13}{'total':>7}")  # fmt: skip
     for r in results:
-        print(
-            f"{r.kind:<11}{r.msgs_per_s:>10,.0f}{r.cpu_us_per_msg:>14,.0f}{r.cores:>7.2f}   {r.other}"
-        )
+        print(_row(r) + f"   {r.other}")
+    if args.repeat > 1:
+        print(f"medians of {args.repeat}:")
+        for kind in kinds:
+            print(_row(_median([r for r in results if r.kind == kind])))
+
+
+def _row(r: Result) -> str:
+    emulator = r.emulator_us_per_msg
+    per_event = r.cpu_us_per_msg + r.broker_us_per_msg + emulator
+    return (
+        f"{r.kind:<11}{r.msgs_per_s:>10,.0f}{r.cpu_us_per_msg:>11,.0f}{r.cores:>7.2f}"
+        f"{r.broker_us_per_msg:>11,.0f}{emulator:>13,.0f}{per_event * r.msgs_per_s / 1e6:>7.2f}"
+    )
+
+
+def _median(runs: list[Result]) -> Result:
+    return Result(
+        runs[0].kind,
+        msgs_per_s=statistics.median(r.msgs_per_s for r in runs),
+        cpu_us_per_msg=statistics.median(r.cpu_us_per_msg for r in runs),
+        cores=statistics.median(r.cores for r in runs),
+        broker_us_per_msg=statistics.median(r.broker_us_per_msg for r in runs),
+        emulator_us_per_msg=statistics.median(r.emulator_us_per_msg for r in runs),
+    )
 
 
 def main() -> None:
@@ -139,6 +183,13 @@ def main() -> None:
         help="request budget of the vod-quota phase (PullEvents + ConfirmEvents per second)",
     )  # fmt: skip
     parser.add_argument("--concurrent-pulls", type=int, default=4, help="PullEvents in flight")
+    parser.add_argument(
+        "--max-in-flight", type=int, default=64, help="the VOD bridge's relay.max_in_flight"
+    )
+    parser.add_argument(
+        "--kinds", default="vod-quota,vod,rabbitmq", help="the phases to run, in this order"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of every phase (medians)")
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
     anyio.run(main_async, parser.parse_args())
 

@@ -63,6 +63,7 @@ def source_opener(
             queue=settings.queue,
             prefetch=prefetch,
             fast_path=amqp().fast_path if amqp else True,
+            queue_type=settings.queue_type,
         )
         return await RabbitSource.connect(options)
 
@@ -241,6 +242,7 @@ async def _open_sink(settings: SinkSettings, *, fast_path: bool = True) -> Rabbi
             if settings.unroutable == "keep"
             else None
         ),
+        queue_type=settings.queue_type,
     )
     return await RabbitSink.connect(options)
 

@@ -7,6 +7,7 @@ CMQ). Dropping nulls makes both wrappers yield the same object, so parsers never
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 # Keys that belong to one delivery, not to the event: they are removed from ``raw``.
@@ -18,39 +19,90 @@ UNSTABLE_KEYS = frozenset({"Timestamp", "Sign", "T"})
 
 def strip_nulls(value: Any) -> Any:
     """Return ``value`` with every ``None`` dict value removed, recursively."""
+    return strip_nulls_noting(value, _NO_KEYS)[0]
+
+
+def strip_nulls_noting(value: Any, keys: frozenset[str]) -> tuple[Any, bool]:
+    """``strip_nulls(value)``, and whether an object in ``value`` has one of ``keys``.
+
+    The normalizer asks for the secret key names (``consumer.redact``): a body with nulls is
+    walked once for both. The answer may be True for a key whose value was a null (removed):
+    it means "look closer", never "none here" when there is one.
+    """
+    seen: list[bool] = []
     if isinstance(value, dict):
-        return _strip_object(value)
-    if isinstance(value, list):
-        return _strip_array(value)
-    return value
+        value = _strip_object(value, keys.isdisjoint, seen)
+    elif isinstance(value, list):
+        value = _strip_array(value, keys.isdisjoint, seen)
+    return value, bool(seen)
+
+
+_NO_KEYS: frozenset[str] = frozenset()
 
 
 # The walk visits every node of a body that has a null anywhere (PullEvents replies, some MPS
 # messages), so below the top it dispatches on exact types - JSON decodes to plain dicts and
 # lists only - and handles scalars without a call: a third less than a one-function recursion.
-def _strip_object(obj: dict[str, Any]) -> dict[str, Any]:
-    stripped: dict[str, Any] = {}
+# It copies only the containers that lose a null somewhere below them and hands back every other
+# one as it is (the parsers never change what they are given), so a body with a few nulls costs
+# a walk, not a copy of the whole tree. ``isdisjoint`` is ``keys.isdisjoint``: one C call per
+# object, noted in ``seen``.
+_DROPPED: Any = object()
+_Disjoint = Callable[[Iterable[str]], bool]
+
+
+def _strip_object(obj: dict[str, Any], isdisjoint: _Disjoint, seen: list[bool]) -> dict[str, Any]:
+    if not seen and not isdisjoint(obj):
+        seen.append(True)
+    changes: dict[str, Any] | None = None  # key -> stripped child, or _DROPPED for a null
     for key, item in obj.items():
         if item is None:
-            continue
-        kind = type(item)
-        if kind is dict:
-            item = _strip_object(item)
-        elif kind is list:
-            item = _strip_array(item)
+            new: Any = _DROPPED
+        else:
+            kind = type(item)
+            if kind is dict:
+                new = _strip_object(item, isdisjoint, seen)
+            elif kind is list:
+                new = _strip_array(item, isdisjoint, seen)
+            else:
+                continue
+            if new is item:
+                continue
+        if changes is None:
+            changes = {}
+        changes[key] = new
+    if changes is None:
+        return obj
+    stripped: dict[str, Any] = {}
+    for key, item in obj.items():
+        if key in changes:
+            item = changes[key]
+            if item is _DROPPED:
+                continue
         stripped[key] = item
     return stripped
 
 
-def _strip_array(items: list[Any]) -> list[Any]:
-    return [
-        _strip_object(item) if type(item) is dict
-        else _strip_array(item) if type(item) is list
-        else item
-        for item in items
-    ]
+def _strip_array(items: list[Any], isdisjoint: _Disjoint, seen: list[bool]) -> list[Any]:
+    stripped: list[Any] | None = None  # a copy, made at the first element that changed
+    for index, item in enumerate(items):
+        kind = type(item)
+        if kind is dict:
+            new: Any = _strip_object(item, isdisjoint, seen)
+        elif kind is list:
+            new = _strip_array(item, isdisjoint, seen)
+        else:
+            continue
+        if new is not item:
+            if stripped is None:
+                stripped = items.copy()
+            stripped[index] = new
+    return items if stripped is None else stripped
 
 
 def without_keys(obj: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
-    """A shallow copy of ``obj`` without the top-level ``keys``."""
+    """``obj`` without the top-level ``keys``: a shallow copy, or ``obj`` itself when it has none
+    of them (nothing downstream changes it)."""
+    if keys.isdisjoint(obj):
+        return obj
     return {k: v for k, v in obj.items() if k not in keys}

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from consumer.canonical import DELIVERY_KEYS, strip_nulls, without_keys
+from consumer.canonical import DELIVERY_KEYS, strip_nulls_noting, without_keys
 from consumer.envelope import Element, split
 from consumer.errors import PayloadError, PayloadReason
 from consumer.event_id import event_id
@@ -35,7 +35,7 @@ from consumer.formats.detect import WireFormatName, detect_format
 from consumer.formats.mps import parse_mps, parse_mps_live
 from consumer.formats.vod_v2 import parse_vod_v2
 from consumer.formats.vod_v3 import parse_vod_v3
-from consumer.redact import redact_secrets
+from consumer.redact import SECRET_KEYS, redact_secrets
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # TDMQ-CMQ's message size limit
 DEFAULT_MAX_DEPTH = 48  # real payloads nest < 15 levels; this stops pathological bodies early
@@ -72,7 +72,15 @@ def normalize(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[Normal
             f"body is {size} bytes, over the limit of {limits.max_body_bytes}",
         )
     doc = decode_json(body)
-    check_depth(doc, limits.max_depth)
+    # A document can't nest deeper than it has containers, and each one opens with a `{` or `[`
+    # in the text (or inside a string: the count only errs high). Two counts in C spare most
+    # bodies the depth check's serialization.
+    if isinstance(body, bytes):
+        openings = body.count(b"{") + body.count(b"[")
+    else:
+        openings = body.count("{") + body.count("[")
+    if openings > limits.max_depth:
+        check_depth(doc, limits.max_depth)
     # Push bodies and CMQ messages carry no nulls: skip the null-stripping copy when the text
     # has no `null` token at all (a "null" inside a string only costs the copy).
     has_nulls = (b"null" in body) if isinstance(body, bytes) else ("null" in body)
@@ -116,11 +124,14 @@ def check_depth(doc: Any, max_depth: int) -> None:
 
 def _normalize_element(element: Element, has_nulls: bool = True) -> NormalizedEvent:
     canonical = without_keys(element.event, DELIVERY_KEYS)
-    if has_nulls:
-        canonical = strip_nulls(canonical)
     # Parsers get the redacted object, so nothing made from it (raw, input, outputs) holds a
-    # credential; the id below still hashes the object as sent, so ids don't change.
-    redacted = redact_secrets(canonical)
+    # credential; the id below still hashes the object as sent, so ids don't change. A body
+    # with nulls is walked once, for the nulls and for the secret key names together.
+    if has_nulls:
+        canonical, secret_key_seen = strip_nulls_noting(canonical, SECRET_KEYS)
+        redacted = redact_secrets(canonical) if secret_key_seen else canonical
+    else:
+        redacted = redact_secrets(canonical)
     try:
         wire_format = detect_format(redacted)
         parsed = _PARSERS[wire_format](redacted)

@@ -1,4 +1,4 @@
-"""Session-wide check: a test session leaves the shared RabbitMQ as it found it.
+"""Session-wide fixtures: the shared RabbitMQ left as found, and the private node for the rest.
 
 The broker at ``MEDIA_BRIDGE_TEST_AMQP_URL`` is used by other people. When a session runs any
 ``rabbitmq`` test, it records the node's memory watermark and declares a queue standing for
@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from tests.integration.broker import RUN, SHARED, VHOST, admin_channel
+from tests.private_broker import PrivateBroker, PrivateBrokerError, private_broker
 
 PROBE = f"mb-other-user-probe.{RUN}"
 PROBE_BODY = b"another user's message"
@@ -89,3 +90,22 @@ def _declared_by_this_session() -> list[tuple[str, str]]:
         names = SHARED.ctl(f"list_{kind}s", "-p", VHOST, "name").splitlines()
         found += [(kind, name) for name in names if name.startswith("test.") and ours in name]
     return found
+
+
+@pytest.fixture(scope="session")
+def private_rabbitmq() -> Iterator[PrivateBroker]:
+    """A RabbitMQ node of this test session's own (memory alarms, restarts, killed links).
+
+    Started on first use, once per session (one node for every directory that needs one, ~150
+    MB each); stopped and its files removed at the end, also when tests failed. Without
+    rabbitmq-server installed the tests using it *fail*: skipped, they would count as passing
+    while proving nothing.
+    """
+    failure = None
+    try:
+        with private_broker() as broker:
+            yield broker
+    except PrivateBrokerError as exc:
+        failure = f"private RabbitMQ node: {exc}"
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)

@@ -65,28 +65,39 @@ class PrivateBroker:
 
         Retried until ``timeout_s`` while the node is unreachable (see ``_RETRYABLE``).
         """
-        command = [self.rabbitmqctl, "-n", self.node, "-q", *args]
-        deadline = time.monotonic() + timeout_s
-        while True:
-            left = max(deadline - time.monotonic(), 1.0)
-            try:
-                done = subprocess.run(
-                    command, env=dict(self.env), capture_output=True, text=True,
-                    timeout=left, stdin=subprocess.DEVNULL, check=False,
-                )
-            except subprocess.TimeoutExpired:
-                raise PrivateBrokerError(f"{' '.join(args)}: no answer in {timeout_s:.0f} s") from None
-            if done.returncode == 0:
-                return done.stdout
-            if done.returncode not in _RETRYABLE or time.monotonic() >= deadline:
-                raise PrivateBrokerError(
-                    f"rabbitmqctl {' '.join(args)} for {self.node} exited {done.returncode}: "
-                    f"{(done.stderr or done.stdout).strip()}"
-                )
-            time.sleep(0.2)  # a retry pause, not synchronisation: the next call re-checks
+        return run_cli(self.rabbitmqctl, self.node, self.env, *args, timeout_s=timeout_s)
 
 
-def _script(name: str) -> str:
+def run_cli(
+    tool: str, node: str, env: Mapping[str, str], *args: str, timeout_s: float = 60.0
+) -> str:
+    """``TOOL -n NODE -q ARGS`` (rabbitmqctl, rabbitmq-queues...) in ``env``; its stdout.
+
+    Retried until ``timeout_s`` while the node is unreachable (see ``_RETRYABLE``).
+    """
+    command = [tool, "-n", node, "-q", *args]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = max(deadline - time.monotonic(), 1.0)
+        try:
+            done = subprocess.run(
+                command, env=dict(env), capture_output=True, text=True,
+                timeout=left, stdin=subprocess.DEVNULL, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise PrivateBrokerError(f"{' '.join(args)}: no answer in {timeout_s:.0f} s") from None
+        if done.returncode == 0:
+            return done.stdout
+        if done.returncode not in _RETRYABLE or time.monotonic() >= deadline:
+            raise PrivateBrokerError(
+                f"{Path(tool).name} {' '.join(args)} for {node} exited {done.returncode}: "
+                f"{(done.stderr or done.stdout).strip()}"
+            )
+        time.sleep(0.2)  # a retry pause, not synchronisation: the next call re-checks
+
+
+def find_script(name: str) -> str:
+    """The path of RabbitMQ's ``name`` script (rabbitmq-server, rabbitmqctl, rabbitmq-queues)."""
     override = os.environ.get(SBIN_VARIABLE)
     if override:  # only there: a wrong override must not quietly fall back
         candidates = [Path(override) / name]
@@ -103,7 +114,14 @@ def _script(name: str) -> str:
     )
 
 
-def _free_ports(count: int) -> list[int]:
+def find_epmd() -> str:
+    epmd_binary = shutil.which("epmd")
+    if epmd_binary is None:
+        raise PrivateBrokerError("epmd (Erlang) is not on PATH: the private node needs its own")
+    return epmd_binary
+
+
+def free_ports(count: int) -> list[int]:
     """``count`` distinct ports free on 127.0.0.1 right now (bound to port 0 together)."""
     with ExitStack() as stack:
         sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
@@ -112,7 +130,7 @@ def _free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in sockets]
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+def wait_listening(port: int, process: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -125,14 +143,33 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], what: str) -> N
     raise PrivateBrokerError(f"{what} did not listen on 127.0.0.1:{port} within 10 s")
 
 
-def _environment(base: Path, node: str, amqp: int, dist: int, epmd: int) -> dict[str, str]:
-    """The node's (and its rabbitmqctl's) environment: nothing inherited that names a node."""
-    home, config = base / "home", base / "rabbitmq.conf"
-    home.mkdir()
+def write_home(home: Path) -> Path:
+    """A ``HOME`` holding a fresh Erlang cookie (nodes sharing it can cluster); ``home``."""
+    home.mkdir(parents=True)
     cookie = home / ".erlang.cookie"
     cookie.write_text(secrets.token_hex(20))
     cookie.chmod(0o400)
-    config.write_text(f"listeners.tcp.default = 127.0.0.1:{amqp}\n")
+    return home
+
+
+def node_environment(
+    base: Path,
+    node: str,
+    amqp: int,
+    dist: int,
+    epmd: int,
+    *,
+    home: Path,
+    erl_args: str = "",
+    config_lines: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """The environment of node ``node`` (and of its rabbitmqctl), its own config files written
+    under ``base``: nothing inherited that names a node. ``erl_args``: more emulator flags;
+    ``config_lines``: more rabbitmq.conf lines."""
+    config = base / "rabbitmq.conf"
+    config.write_text(
+        "".join(f"{line}\n" for line in (f"listeners.tcp.default = 127.0.0.1:{amqp}", *config_lines))
+    )
     (base / "rabbitmq-env.conf").write_text("")
     (base / "enabled_plugins").write_text("[].\n")
     inherited = {
@@ -155,52 +192,69 @@ def _environment(base: Path, node: str, amqp: int, dist: int, epmd: int) -> dict
         "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),  # absent on purpose
         "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
-        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+            f"-kernel inet_dist_use_interface {{127,0,0,1}} {erl_args}".strip()
+        ),
     }
+
+
+def start_epmd(port: int, env: Mapping[str, str], *, owned: bool = True) -> subprocess.Popen[bytes]:
+    """A private epmd on 127.0.0.1:``port``, listening when this returns. Start it before the
+    nodes, so that neither a node nor rabbitmqctl starts (or finds) another one. ``owned``:
+    it gets SIGTERM should this process die (see ``ended_with_us``)."""
+    command = [find_epmd(), "-port", str(port), "-address", "127.0.0.1"]
+    epmd = subprocess.Popen(
+        ended_with_us(command) if owned else command, env=dict(env), stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    wait_listening(port, epmd, "the private epmd")
+    return epmd
+
+
+def start_server(broker: PrivateBroker, *, owned: bool = True) -> subprocess.Popen[bytes]:
+    """``rabbitmq-server`` for ``broker``'s node (output to ``base/server.out``), not awaited.
+
+    Not -detached, so its PID is ours; own session, so a Ctrl-C of pytest doesn't take it
+    down before the teardown stops it in order. ``owned``: see ``ended_with_us``.
+    """
+    server = find_script("rabbitmq-server")
+    with (broker.base / "server.out").open("ab") as out:
+        return subprocess.Popen(
+            ended_with_us([server]) if owned else [server], env=dict(broker.env), cwd=broker.base,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @contextmanager
 def private_broker() -> Iterator[PrivateBroker]:
     """Start a private node, yield it, then stop it and remove its files (also on errors)."""
-    server, rabbitmqctl = _script("rabbitmq-server"), _script("rabbitmqctl")
-    epmd_binary = shutil.which("epmd")
-    if epmd_binary is None:
-        raise PrivateBrokerError("epmd (Erlang) is not on PATH: the private node needs its own")
+    find_script("rabbitmq-server")
+    rabbitmqctl = find_script("rabbitmqctl")
+    find_epmd()
     base = Path(tempfile.mkdtemp(prefix="mb-private-rabbitmq-"))
     node = f"mbtest{os.getpid()}{secrets.token_hex(3)}@localhost"
-    amqp, dist, epmd_port = _free_ports(3)
-    env = _environment(base, node, amqp, dist, epmd_port)
+    amqp, dist, epmd_port = free_ports(3)
+    env = node_environment(base, node, amqp, dist, epmd_port, home=write_home(base / "home"))
     broker = PrivateBroker(node, amqp, base, env, rabbitmqctl)
     epmd: subprocess.Popen[bytes] | None = None
     process: subprocess.Popen[bytes] | None = None
     try:
-        # Started first, so that neither the node nor rabbitmqctl starts (or finds) another one.
-        epmd = subprocess.Popen(
-            _ended_with_us([epmd_binary, "-port", str(epmd_port), "-address", "127.0.0.1"]),
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        _wait_listening(epmd_port, epmd, "the private epmd")
-        with (base / "server.out").open("wb") as out:
-            # Not -detached, so its PID is ours; own session, so a Ctrl-C of pytest doesn't
-            # take it down before the teardown stops it in order.
-            process = subprocess.Popen(
-                _ended_with_us([server]), env=env, cwd=base, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        _await_startup(broker, process)
+        epmd = start_epmd(epmd_port, env)
+        process = start_server(broker)
+        await_startup(broker, process)
         yield broker
     finally:
         try:
             if process is not None:
-                _stop(broker, process)
+                stop_server(broker, process)
         finally:
             if epmd is not None:
-                _end(epmd)
+                end_process(epmd)
             shutil.rmtree(base, ignore_errors=True)
 
 
-def _ended_with_us(command: list[str]) -> list[str]:
+def ended_with_us(command: list[str]) -> list[str]:
     """``command`` made to get SIGTERM should this process die without its teardown (SIGKILL,
     a killed CI job): else the node and its epmd, in sessions of their own, would run on.
     SIGTERM to rabbitmq-server is a clean stop. Linux's ``setpriv``; without it, as is."""
@@ -208,14 +262,17 @@ def _ended_with_us(command: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
 
 
-def _await_startup(broker: PrivateBroker, process: subprocess.Popen[bytes]) -> None:
+def await_startup(
+    broker: PrivateBroker, process: subprocess.Popen[bytes], timeout_s: float = START_TIMEOUT_S
+) -> None:
+    """Until ``broker``'s node (started as ``process``) runs; fails if the process exits."""
     # await_startup fails at once while the node has not registered with epmd: retry it.
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
             raise PrivateBrokerError(
-                f"the private node exited {process.returncode} while starting:\n"
-                + _tail(broker.base / "server.out")
+                f"the private node {broker.node} exited {process.returncode} while starting:\n"
+                + tail(broker.base / "server.out")
             )
         try:
             broker.ctl("await_startup", "--timeout", "10", timeout_s=15)
@@ -223,35 +280,36 @@ def _await_startup(broker: PrivateBroker, process: subprocess.Popen[bytes]) -> N
         except PrivateBrokerError as exc:
             if time.monotonic() >= deadline:
                 raise PrivateBrokerError(
-                    f"the private node did not start within {START_TIMEOUT_S:.0f} s ({exc}):\n"
-                    + _tail(broker.base / "server.out")
+                    f"the private node {broker.node} did not start within {timeout_s:.0f} s "
+                    f"({exc}):\n" + tail(broker.base / "server.out")
                 ) from None
             time.sleep(0.5)  # a retry pause: the next await_startup re-checks
 
 
-def _stop(broker: PrivateBroker, process: subprocess.Popen[bytes]) -> None:
+def stop_server(broker: PrivateBroker, process: subprocess.Popen[bytes]) -> None:
+    """A clean stop of the node ``process`` runs (escalating to SIGKILL if it hangs)."""
     if process.poll() is None:
         try:
             broker.ctl("stop", timeout_s=STOP_TIMEOUT_S)
         except PrivateBrokerError:
             # A stop that hangs or fails (node already going down): SIGTERM to the beam
             # process is a clean shutdown too.
-            _terminate_beam(broker.base / "rabbitmq.pid")
+            terminate_beam(broker.base / "rabbitmq.pid")
     try:
         process.wait(STOP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        _terminate_beam(broker.base / "rabbitmq.pid", signal.SIGKILL)
+        terminate_beam(broker.base / "rabbitmq.pid", signal.SIGKILL)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(STOP_TIMEOUT_S)
 
 
-def _terminate_beam(pid_file: Path, sig: signal.Signals = signal.SIGTERM) -> None:
+def terminate_beam(pid_file: Path, sig: signal.Signals = signal.SIGTERM) -> None:
     # No pid file yet, or the process is gone: nothing to stop.
     with suppress(OSError, ValueError):
         os.kill(int(pid_file.read_text().strip()), sig)
 
 
-def _end(process: subprocess.Popen[bytes]) -> None:
+def end_process(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(10)
@@ -260,7 +318,7 @@ def _end(process: subprocess.Popen[bytes]) -> None:
         process.wait(10)
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:

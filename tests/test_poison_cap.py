@@ -1,9 +1,10 @@
 """The poison cap (``relay.max_deliveries``): a delivery handed out too often is parked unprocessed.
 
 The first tests run the relay on the memory adapters (whose queue counts every lease, as
-RabbitMQ quorum queues and CMQ do). The last one is the acceptance run: the real bridge process,
-CMQ emulator as the source (CMQ counts ``dequeueCount`` across consumer restarts), RabbitMQ as
-the sink, and a body that kills the process every time it is normalized.
+RabbitMQ quorum queues and CMQ do). The last two are the acceptance runs: the real bridge
+process, RabbitMQ as the sink, and a body that kills the process every time it is normalized;
+the source is the CMQ emulator (CMQ counts ``dequeueCount`` across consumer restarts), then a
+RabbitMQ quorum queue (``x-delivery-count``).
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from pathlib import Path
 
 import anyio
 import pytest
+from anyio.abc import Process
 
 from adapters.memory import MemorySink, MemorySource
 from consumer.outbound import TOO_MANY_DELIVERIES_REASON
 from consumer.ports import Destination
 from consumer.relay import RelayOptions, run_relay
 from consumer.settings import load_settings
+from tests.amqp_path import bridge_env
 from tests.cmq.helpers import SECRET_ID, SECRET_KEY, emulator, raw_client
-from tests.e2e_cmq.support import broker_tap, expected_event_ids, sink_env, unique_bodies
+from tests.e2e_cmq.support import Tap, broker_tap, expected_event_ids, sink_env, unique_bodies
+from tests.integration.broker import AMQP_URL, admin_channel, delete_all, put, queue_state, unique
 from tests.relay_support import NEW_FILE_UPLOAD, PROCEDURE_FINISHED, event_ids
 from tests.samples import REPO_ROOT
 
@@ -129,22 +133,7 @@ async def test_a_body_that_kills_the_bridge_is_parked_after_max_deliveries(tmp_p
     async with emulator("poison") as running, broker_tap() as tap, raw_client(running) as cmq:
         await cmq.send("poison", poison.decode())
         env = _env(running.url, sink_env(tap.names))
-        command = [sys.executable, "-c", CRASHING_BRIDGE, marker]
-        crashes = 0
-        while True:
-            with log.open("ab") as out:
-                process = await anyio.open_process(
-                    command, env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT
-                )
-            with anyio.fail_after(30):
-                while process.returncode is None and not tap.parked:
-                    await anyio.sleep(0.05)
-                    await tap.collect()
-            if process.returncode is None:
-                break  # this one parked it and lives on
-            assert process.returncode == CRASHED, log.read_text()
-            crashes += 1
-            assert crashes <= CAP, f"never parked: {log.read_text()}"
+        process, crashes = await _crash_until_parked(marker, env, tap, log)
         try:
             await cmq.send("poison", *(body.decode() for body in later))
             expected = expected_event_ids(later)
@@ -168,6 +157,91 @@ async def test_a_body_that_kills_the_bridge_is_parked_after_max_deliveries(tmp_p
     assert headers["x-park-reason"] == TOO_MANY_DELIVERIES_REASON
     assert headers["x-delivery-count"] == CAP + 1
     assert headers["x-source"] == "cmq:poison"
+
+
+async def _crash_until_parked(
+    marker: str, env: dict[str, str], tap: Tap, log: Path
+) -> tuple[Process, int]:
+    """Start crashing bridges one after the other until one parks the poison body and lives;
+    that one (running) and how many died before it."""
+    command = [sys.executable, "-c", CRASHING_BRIDGE, marker]
+    crashes = 0
+    while True:
+        with log.open("ab") as out:
+            process = await anyio.open_process(
+                command, env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT
+            )
+        with anyio.fail_after(30):
+            while process.returncode is None and not tap.parked:
+                await anyio.sleep(0.05)
+                await tap.collect()
+        if process.returncode is None:
+            return process, crashes  # this one parked it and lives on
+        assert process.returncode == CRASHED, _text(log)
+        crashes += 1
+        assert crashes <= CAP, f"never parked: {_text(log)}"
+
+
+def _text(log: Path) -> str:
+    return log.read_text()
+
+
+@pytest.mark.rabbitmq
+async def test_a_body_that_kills_the_bridge_is_parked_from_a_quorum_source_queue(
+    tmp_path: Path,
+) -> None:
+    """The same on the RabbitMQ stand-in with ``source.queue_type = quorum``: the queue counts
+    the deliveries of a consumer whose link died in ``x-delivery-count``, across processes,
+    so the 4th bridge parks the body (``max_deliveries = 3``) and relays what follows. (On a
+    classic queue only ``redelivered`` is known: the count never passes 2.)"""
+    marker = f"poison-{os.getpid()}-{id(tmp_path)}"
+    poison, *later = unique_bodies(NEW_FILE_UPLOAD, 4)
+    poison = poison.replace(b'"FileId":"', f'"FileId":"{marker}'.encode(), 1)
+    source = unique("poison.source")
+    log = tmp_path / "bridges.log"
+    async with broker_tap() as tap, admin_channel() as admin:
+        try:
+            await admin.queue_declare(source, durable=True, arguments={"x-queue-type": "quorum"})
+            await put(admin, source, [poison])
+            env = {
+                **_env("http://unused", sink_env(tap.names)),
+                "MEDIA_BRIDGE_SOURCE__KIND": "rabbitmq",
+                "MEDIA_BRIDGE_SOURCE__URL": AMQP_URL,
+                "MEDIA_BRIDGE_SOURCE__QUEUE": source,
+                "MEDIA_BRIDGE_SOURCE__QUEUE_TYPE": "quorum",
+                **bridge_env(),
+            }
+            for cmq_only in ("ENDPOINT", "SECRET_ID", "SECRET_KEY", "QUEUES", "POLLING_WAIT_SECONDS"):
+                del env[f"MEDIA_BRIDGE_SOURCE__{cmq_only}"]
+            process, crashes = await _crash_until_parked(marker, env, tap, log)
+            try:
+                await put(admin, source, later)
+                expected = expected_event_ids(later)
+                with anyio.fail_after(20):
+                    while tap.event_ids() != expected or _waiting(source):
+                        await anyio.sleep(0.05)
+                        await tap.collect()
+                assert process.returncode is None, "the relay must move on, alive"
+            finally:
+                process.send_signal(signal.SIGTERM)
+                with anyio.fail_after(20):
+                    await process.wait()
+        finally:
+            await delete_all(admin, [source], [])
+    assert crashes == CAP
+    assert process.returncode == 0, log.read_text()
+    [parked] = tap.parked
+    headers = {k: v.decode() if isinstance(v, bytes) else v
+               for k, v in (parked.header.properties.headers or {}).items()}
+    assert parked.body == poison
+    assert headers["x-park-reason"] == TOO_MANY_DELIVERIES_REASON
+    assert headers["x-delivery-count"] == CAP + 1
+    assert headers["x-source"] == f"rabbitmq:{source}"
+
+
+def _waiting(queue: str) -> int:
+    state = queue_state(queue)
+    return state.ready + state.unacked
 
 
 def _env(endpoint: str, sink: dict[str, str]) -> dict[str, str]:

@@ -8,8 +8,9 @@ import logging
 import aiormq.exceptions
 import pytest
 from pamqp import commands, frame
+from yarl import URL
 
-from adapters.rabbitmq_link import VHOST_REFUSED, _ReconnectNoise, describe
+from adapters.rabbitmq_link import VHOST_REFUSED, LinkWatch, _ReconnectNoise, describe
 from adapters.rabbitmq_transport import TappedTransportFactory
 from tests.tap_support import new_tap
 
@@ -99,3 +100,88 @@ def test_everything_is_kept_while_the_transport_loggers_are_at_debug() -> None:
     finally:
         logger.setLevel(level)
     assert kept
+
+
+class FakeConnection:
+    """What LinkWatch uses of a robust connection: its callbacks, ``url`` and ``transport``."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self.transport: object = None
+        self.close_callbacks: set[object] = set()
+        self.reconnect_callbacks: set[object] = set()
+
+
+NODES = [URL(f"amqp://guest:pw@node{n}:5672/?reconnect_interval=1") for n in (1, 2, 3)]
+
+
+def watched(current: int = 0) -> tuple[FakeConnection, LinkWatch]:
+    connection = FakeConnection(NODES[current])
+    watch = LinkWatch(connection, "sink", None, 1.0, nodes=NODES, current=current)  # type: ignore[arg-type]
+    return connection, watch
+
+
+def test_a_lost_node_is_named_and_the_next_attempt_goes_to_the_next_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    connection, watch = watched()
+    connection.transport = object()  # the link that was up
+    with caplog.at_level(logging.INFO, logger="adapters.rabbitmq_link"):
+        watch._on_close(connection, CLOSED)
+        assert connection.url == NODES[1]
+        connection.transport = None  # attempts that never made a link
+        watch._on_close(connection, ConnectionRefusedError(111, "Connect call failed"))
+        assert connection.url == NODES[2]
+        watch._on_close(connection, ConnectionRefusedError(111, "Connect call failed"))
+        assert connection.url == NODES[0]  # round-robin
+        watch._on_close(connection, None)  # a failed attempt's link closing: nothing new
+        assert connection.url == NODES[0]
+        watch._on_reconnect(connection)
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines == [
+        ("WARNING", ("RabbitMQ sink connection lost on amqp://guest:***@node1:5672/: "
+                    "320 CONNECTION_FORCED - test; reconnecting to the next node, "
+                    "amqp://guest:***@node2:5672/")),
+        ("WARNING", ("RabbitMQ sink connection still down: amqp://guest:***@node2:5672/: "
+                    "[Errno 111] Connect call failed; trying amqp://guest:***@node3:5672/ in 1 s")),
+        ("WARNING", ("RabbitMQ sink connection still down: amqp://guest:***@node3:5672/: "
+                    "[Errno 111] Connect call failed; trying amqp://guest:***@node1:5672/ in 1 s")),
+        ("INFO", "RabbitMQ sink connection restored on amqp://guest:***@node1:5672/"),
+    ]
+    assert watch.up
+    assert "pw" not in caplog.text
+
+
+def test_a_loss_reported_twice_for_one_link_moves_on_once() -> None:
+    """Restoring the channels on a new link failed: aio-pika calls the close callbacks, then
+    closes that link, which calls them again. One node skipped, not two."""
+    connection, watch = watched(current=1)
+    watch._on_close(connection, CLOSED)  # the loss of the link to node 2 (no transport known)
+    connection.transport = link = object()  # node 3 answered; restoring its channels fails
+    watch._on_close(connection, aiormq.exceptions.ChannelNotFoundEntity("NOT_FOUND - no queue"))
+    assert connection.url == NODES[0]
+    connection.transport = link
+    watch._on_close(connection, CLOSED)
+    assert connection.url == NODES[0]
+
+
+def test_a_single_node_is_reconnected_to_as_it_is(caplog: pytest.LogCaptureFixture) -> None:
+    connection = FakeConnection(NODES[0])
+    watch = LinkWatch(connection, "source", None, 1.0)  # type: ignore[arg-type]
+    connection.transport = object()
+    with caplog.at_level(logging.WARNING, logger="adapters.rabbitmq_link"):
+        watch._on_close(connection, CLOSED)
+    assert connection.url == NODES[0]
+    assert caplog.records[0].getMessage() == (
+        "RabbitMQ source connection lost on amqp://guest:***@node1:5672/: 320 CONNECTION_FORCED "
+        "- test; reconnecting"
+    )
+
+
+def test_our_own_close_moves_nothing_and_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    connection, watch = watched()
+    watch.stop()
+    with caplog.at_level(logging.INFO, logger="adapters.rabbitmq_link"):
+        watch._on_close(connection, CLOSED)
+    assert connection.url == NODES[0]
+    assert caplog.records == []

@@ -261,7 +261,10 @@ CMQ_TABLE = '[source]\nkind = "cmq"\nsecret_id = "AKIDX"\nqueues = ["q"]\n'
     [
         # a table given as a string: the whole value would be echoed
         (f'sink = "amqp://guest:{TOML_SECRET}@host/"', "MEDIA_BRIDGE_SINK (sink): must be a table"),
-        (f'[source]\nurl = ["amqp://u:{TOML_SECRET}@h/"]', "MEDIA_BRIDGE_SOURCE__URL"),
+        # a list of URLs is accepted; one that is not all URLs is refused without echoing any
+        (f'[source]\nurl = ["amqp://u:{TOML_SECRET}@h/", 5]', "MEDIA_BRIDGE_SOURCE__URL"),
+        (f'[sink]\nurl = ["amqp://u:{TOML_SECRET}@h/", "http://u:{TOML_SECRET}@h/"]',
+         "URL 2 of 2: must start with amqp://"),
         (f'[sink]\npasword = "{TOML_SECRET}"', "(sink.pasword): no such setting"),
         (f'sinkk = {{url = "amqp://u:{TOML_SECRET}@h/"}}', "did you mean MEDIA_BRIDGE_SINK (sink)"),
         (

@@ -64,6 +64,8 @@ def integer(parent: JsonObject, key: str, where: str) -> int | None:
     value = parent.get(key)
     if value is None:
         return None
+    if type(value) is int and INT64_MIN <= value <= INT64_MAX:
+        return value  # the common case, without a call (bool is not exactly int)
     if isinstance(value, bool):
         raise _wrong(where, key, "an integer", value)
     if isinstance(value, int):

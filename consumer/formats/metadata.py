@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumer.formats.fields import in_int64, number, objects, text
+from consumer.formats.fields import INT64_MAX, INT64_MIN, in_int64, number, objects, text
 
 # (schema field, PascalCase vendor key, kind) — the camelCase key is derived.
 _SCALARS: tuple[tuple[str, str, str], ...] = (
@@ -63,7 +63,12 @@ def _read(source: dict[str, Any], fields: tuple[tuple[str, str, str], ...], wher
         elif value_type is int:
             # An int stays an int only in an int field: the models are built without a
             # validation pass (consumer.events.trusted), so a float field gets a float here.
-            values[name] = in_int64(value, where, key) if kind == "int" else float(value)
+            if kind != "int":
+                values[name] = float(value)
+            elif INT64_MIN <= value <= INT64_MAX:
+                values[name] = value
+            else:
+                values[name] = in_int64(value, where, key)  # raises: out of range
         else:
             checked = value if value_type is float else number(source, key, where)
             if checked is not None:

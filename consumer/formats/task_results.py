@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from consumer.formats.event_data_draft import GOOD_SUBTASK_STATUSES, result, task_ok
-from consumer.formats.fields import in_int64, integer, obj, objects, text
+from consumer.formats.fields import INT64_MAX, INT64_MIN, in_int64, integer, obj, objects, text
 from consumer.formats.outputs import collect_outputs
 
 # Result lists of ProcedureTask / ReduceMediaBitrateTask (VOD) and WorkflowTask (MPS), in order.
@@ -42,10 +42,17 @@ def definition_of(task_input: Any, output: Any) -> int | None:
     """
     for source in (task_input, output):
         if isinstance(source, dict):
-            value = source.get("Definition", source.get("definition"))
+            value = source.get("Definition", _MISSING)
+            if value is _MISSING:
+                value = source.get("definition")
+            if type(value) is int and INT64_MIN <= value <= INT64_MAX:
+                return value  # the common case, without a call
             if isinstance(value, int) and not isinstance(value, bool):
                 return in_int64(value, "Input", "Definition")
     return None
+
+
+_MISSING: Any = object()
 
 
 def as_output(value: Any) -> dict[str, Any] | None:

@@ -35,8 +35,10 @@ from consumer.settings.base import (
     DEFAULT_AMQP_URL,
     ENV_DELIMITER,
     ENV_PREFIX,
+    QueueType,
     Section,
     check_amqp_url,
+    join_url_list,
     masked_url,
 )
 from consumer.settings.environment import unknown_variables
@@ -70,7 +72,13 @@ __all__ = [
 class SinkSettings(Section):
     """The internal RabbitMQ the events are published to."""
 
-    url: SecretStr = Field(SecretStr(DEFAULT_AMQP_URL), description="AMQP URL of the events broker")
+    url: SecretStr = Field(
+        SecretStr(DEFAULT_AMQP_URL),
+        description=(
+            "AMQP URL of the events broker; a cluster's nodes comma-separated: the first that "
+            "answers at start-up, the next one after a loss"
+        ),
+    )
     events_exchange: str = Field("media.events", min_length=1, description="topic exchange")
     parking_exchange: str = Field("media.parking", min_length=1, description="parking exchange")
     parking_queue: str = Field("media.parking", min_length=1, description="parking queue")
@@ -90,7 +98,17 @@ class SinkSettings(Section):
     confirm_timeout_s: float = Field(
         15.0, gt=0, description="seconds to wait for the broker's confirms of one delivery"
     )
+    # classic by default: queues declared by earlier bridges are classic, and a queue's type
+    # can't change (declaring another type is refused), so quorum is an operator's choice.
+    queue_type: QueueType = Field(
+        "classic",
+        description=(
+            "type of the parking and unrouted queues the bridge declares: classic | quorum "
+            "(replicated; an existing queue of the other type is an error naming this setting)"
+        ),
+    )
 
+    _url_list = field_validator("url", mode="before")(join_url_list)
     _url = field_validator("url")(check_amqp_url)
 
 

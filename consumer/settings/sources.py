@@ -25,7 +25,14 @@ from pydantic import (
 )
 from pydantic_settings import NoDecode
 
-from consumer.settings.base import DEFAULT_AMQP_URL, Section, check_amqp_url, masked_url
+from consumer.settings.base import (
+    DEFAULT_AMQP_URL,
+    QueueType,
+    Section,
+    check_amqp_url,
+    join_url_list,
+    masked_url,
+)
 
 CMQ_MAX_BATCH = 16  # CMQ caps numOfMsg and receipt handles per batch at 16
 VOD_ENDPOINT = "https://vod.tencentcloudapi.com"
@@ -71,13 +78,26 @@ class RabbitSourceSettings(Section):
 
     kind: Literal["rabbitmq"] = Field("rabbitmq", description="source type: rabbitmq | cmq | vod")
     url: SecretStr = Field(
-        SecretStr(DEFAULT_AMQP_URL), description="rabbitmq: AMQP URL of the source broker"
+        SecretStr(DEFAULT_AMQP_URL),
+        description=(
+            "rabbitmq: AMQP URL of the source broker; a cluster's nodes comma-separated: the "
+            "first that answers at start-up, the next one after a loss"
+        ),
     )
     queue: str = Field("media.notifications", min_length=1, description="rabbitmq: queue")
+    # classic by default: the queue an earlier bridge declared is classic and can't change type.
+    queue_type: QueueType = Field(
+        "classic",
+        description=(
+            "rabbitmq: type the queue is declared as: classic | quorum (replicated, counts "
+            "deliveries so relay.max_deliveries also stops crash loops)"
+        ),
+    )
     prefetch: int | None = Field(
         None, ge=1, description="rabbitmq: AMQP prefetch; default: relay.max_in_flight"
     )
 
+    _url_list = field_validator("url", mode="before")(join_url_list)
     _url = field_validator("url")(check_amqp_url)
 
     def target(self) -> str:

@@ -7,6 +7,7 @@ functions; tests use ``authorization`` to sign their hand-made requests.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -19,7 +20,13 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"  # X-TC-Content-SHA256 value: the body is 
 
 def utc_date(timestamp: int) -> str:
     """The ``YYYY-MM-DD`` UTC date of a Unix timestamp, as the credential scope carries it."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+    return _utc_day(timestamp // 86_400)  # Unix time has no leap seconds: 86,400 s a day
+
+
+@functools.lru_cache(maxsize=8)
+def _utc_day(day: int) -> str:
+    # Every request asks; the answer changes once a day.
+    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
 
 
 def canonical_request(

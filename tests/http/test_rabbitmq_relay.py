@@ -3,20 +3,19 @@
 Each test has its own exchanges and queues on the shared broker (``broker_tap``, unique names,
 deleted afterwards) and never changes broker-wide state. Holding a confirm back and cutting the
 link happen in a TCP proxy between the bridge's sink and the broker (``tests.http.tcp_proxy``).
+The blocked connection (a memory alarm: broker-wide) is in ``test_blocked_broker``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import anyio
 import httpx
 import pytest
 
-from adapters.rabbitmq import RabbitSink, RabbitSinkOptions
-from tests.e2e_cmq.support import Names, Tap, broker_tap
+from tests.e2e_cmq.support import broker_tap
+from tests.http.broker_support import arrived, rabbit_sink
 from tests.http.support import (
     BEARER,
     JSON,
@@ -29,36 +28,9 @@ from tests.http.support import (
     vod_signed,
 )
 from tests.http.tcp_proxy import broker_proxy
-from tests.integration.broker import AMQP_URL
 from tests.relay_support import NEW_FILE_UPLOAD, wait_until
 
 pytestmark = pytest.mark.rabbitmq
-
-
-@asynccontextmanager
-async def rabbit_sink(names: Names, url: str = AMQP_URL) -> AsyncIterator[RabbitSink]:
-    sink = await RabbitSink.connect(
-        RabbitSinkOptions(
-            url,
-            events_exchange=names.events,
-            parking_exchange=names.parking,
-            parking_queue=names.parking,
-            confirm_timeout_s=5,
-        )
-    )
-    try:
-        yield sink
-    finally:
-        with anyio.CancelScope(shield=True):
-            await sink.aclose()
-
-
-async def arrived(tap: Tap, count: int, timeout_s: float = 10) -> None:
-    """Until ``count`` events and parked bodies together were taken from the tap."""
-    with anyio.fail_after(timeout_s):
-        while len(tap.events) + len(tap.parked) < count:
-            await tap.collect()
-            await anyio.sleep(0.02)
 
 
 async def test_every_signed_sample_is_answered_200_and_its_events_arrive_once() -> None:

@@ -76,9 +76,10 @@ async def test_closed_links_and_revoked_permissions_show_within_a_second_and_rec
     warnings = _warnings(log)
     for side in ("source", "sink"):
         said = [w for w in warnings if w.startswith(f"RabbitMQ {side} connection")]
+        node = bridge_url.replace(f":{password}@", ":***@")
         assert said[0] == (
-            f"RabbitMQ {side} connection lost: 320 CONNECTION_FORCED - test: forced close; "
-            "reconnecting"
+            f"RabbitMQ {side} connection lost on {node}: 320 CONNECTION_FORCED - test: forced "
+            "close; reconnecting"
         )
         assert "ACCESS_REFUSED - access to" in said[1], said  # the refusal, in the broker's words
         assert len(said) == 2, said  # not once per failed attempt

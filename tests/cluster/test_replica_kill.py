@@ -1,0 +1,115 @@
+"""One of three bridge replicas is killed with SIGKILL mid-stream: none lost.
+
+The broker returns the dead replica's unacknowledged deliveries to the quorum source queue
+when its connection drops, and the two others relay them. The test checks that the replica
+did hold deliveries when it died (else nothing would have been handed over), that the broker
+saw its consumer go, and that every event arrives.
+
+The bodies are loaded first; replica 0 is started first and killed as soon as it holds
+deliveries, at least one other replica consumes and a backlog is left (on 2 busy cores the
+replicas start seconds apart: waiting for all three could leave nothing to hand over). The
+replica still starting joins later; the two survivors relay everything.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.cluster.support import (
+    Collector,
+    Depth,
+    Publisher,
+    Timings,
+    cluster_topology,
+    declare,
+    delete_topology,
+    depth,
+    queues,
+    replicas,
+    wait_consumers,
+)
+from tests.cluster_broker import Cluster
+from tests.integration.bridge import expected_ids, good_bodies
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(480)]  # + the cluster's start
+MESSAGES = 15_000
+VICTIM = 0
+
+
+async def test_killed_replica_hands_its_deliveries_to_the_others(
+    all_nodes_up: Cluster, tmp_path: Path, timings: Timings
+) -> None:
+    nodes = all_nodes_up
+    topology = cluster_topology(nodes)
+    bodies = good_bodies(MESSAGES)
+    expected = expected_ids(bodies)
+    await declare(nodes, topology, leader=2)
+    collector = Collector(nodes.urls, topology.output, first=2)
+    publisher = Publisher(nodes.urls, topology.source, first=2)
+    try:
+        await publisher.publish(bodies)
+        await publisher.aclose()
+        timings.lap(f"{MESSAGES} loaded")
+        async with replicas(topology, tmp_path) as bridges, anyio.create_task_group() as group:
+            group.start_soon(collector.run)
+            victim = bridges.processes[VICTIM]
+            with anyio.fail_after(180):
+                while True:
+                    assert not bridges.exited(), f"{bridges.exited()}:\n{bridges.tails()}"
+                    info = await depth(nodes, topology.source)
+                    held, listing = unacked_of(nodes, victim.pid)
+                    if held and info.consumers >= 2:
+                        break
+                    await anyio.sleep(0.2)  # poll pause: the next listing re-checks
+            backlog = info.ready
+            victim.send_signal(signal.SIGKILL)
+            with anyio.fail_after(10):
+                await victim.wait()
+            at_kill = len(collector.distinct())
+            timings.lap(
+                f"{at_kill} relayed; replica {VICTIM} killed holding {held} unacked, "
+                f"{backlog} ready"
+            )
+            await wait_consumers(nodes, topology.source, 2, bridges, exactly=True, allow_exit={VICTIM})
+            await collector.wait_for(expected, 180)
+            timings.lap("all relayed by the two others")
+            exited = bridges.exited()
+            group.cancel_scope.cancel()
+            statuses = await bridges.stop()
+        final, left = queues(nodes), await depth(nodes, topology.source)
+        parked = await depth(nodes, topology.parking)
+    finally:
+        await publisher.aclose()
+        await delete_topology(nodes, topology)
+    duplicates = sum(n - 1 for n in Counter(collector.ids).values())
+    timings.note(f"{duplicates} duplicates")
+    assert backlog > 0  # killed mid-stream
+    assert held > 0, listing  # the replica died holding deliveries: they had to be handed over
+    assert exited == {VICTIM: -signal.SIGKILL}  # the others ran on
+    assert statuses[1:] == [0, 0]
+    assert set(collector.ids) == expected  # none lost; duplicates only of expected ids
+    assert left == Depth(0, 0)  # every message acked, every consumer gone
+    assert final[topology.parking].type == "quorum"
+    assert parked.ready == 0  # nothing parked
+
+
+def unacked_of(nodes: Cluster, pid: int) -> tuple[int, str]:
+    """Deliveries the bridge process ``pid`` holds unacknowledged on its source connection
+    (found by the name it gives it: "media-bridge source HOST:PID"), and the channel list."""
+    connections = {
+        line.split("\t", 1)[0]
+        for line in nodes.ctl(1, "list_connections", "pid", "client_properties").splitlines()
+        if "media-bridge source " in line and f':{pid}"' in line
+    }
+    held = 0
+    listing = nodes.ctl(1, "list_channels", "connection", "messages_unacknowledged")
+    for line in listing.splitlines():
+        connection, _, unacked = line.partition("\t")
+        if connection in connections:
+            held += int(unacked)
+    return held, f"source connections {connections} of pid {pid}; channels:\n{listing}"
