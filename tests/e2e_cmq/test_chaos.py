@@ -6,7 +6,7 @@ import anyio
 import pytest
 from prometheus_client import CollectorRegistry
 
-import consumer.relay
+import consumer.relay.engine
 from adapters.cmq import CmqSource
 from consumer.metrics import Metrics
 from emulators.cmq import FaultKind, FaultRule, FaultSettings
@@ -60,7 +60,7 @@ class _KeptMetrics(Metrics):
 
 async def _chaos_run(messages: int, deadline_s: float, monkeypatch: pytest.MonkeyPatch) -> None:
     _KeptMetrics.made = []
-    monkeypatch.setattr(consumer.relay, "Metrics", _KeptMetrics)
+    monkeypatch.setattr(consumer.relay.engine, "Metrics", _KeptMetrics)
     bodies = unique_bodies(NEW_FILE_UPLOAD, messages)
     expected = set(expected_event_ids(bodies))
     assert len(expected) == messages
