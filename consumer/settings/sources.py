@@ -76,7 +76,7 @@ def secret_not_empty(value: SecretStr | None) -> SecretStr | None:
 class RabbitSourceSettings(Section):
     """A RabbitMQ queue holding Tencent notification bodies (the local stand-in for CMQ)."""
 
-    kind: Literal["rabbitmq"] = Field("rabbitmq", description="source type: rabbitmq | cmq | vod")
+    kind: Literal["rabbitmq"] = Field("rabbitmq", description="source type: rabbitmq | cmq | vod | http")
     url: SecretStr = Field(
         SecretStr(DEFAULT_AMQP_URL),
         description=(

@@ -73,8 +73,9 @@ async def test_node_killed_mid_stream_loses_nothing(
             await collector.wait_for(expected, 240)
             timings.lap(f"all {MESSAGES} relayed")
             exited = bridges.exited()
-            group.cancel_scope.cancel()
+            # Stopped before the group is cancelled: an await in a cancelled scope never runs.
             statuses = await bridges.stop()
+            group.cancel_scope.cancel()
         final, left = queues(nodes), await depth(nodes, topology.source)
         parked = await depth(nodes, topology.parking)
     finally:

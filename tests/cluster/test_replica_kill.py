@@ -79,8 +79,9 @@ async def test_killed_replica_hands_its_deliveries_to_the_others(
             await collector.wait_for(expected, 180)
             timings.lap("all relayed by the two others")
             exited = bridges.exited()
-            group.cancel_scope.cancel()
+            # Stopped before the group is cancelled: an await in a cancelled scope never runs.
             statuses = await bridges.stop()
+            group.cancel_scope.cancel()
         final, left = queues(nodes), await depth(nodes, topology.source)
         parked = await depth(nodes, topology.parking)
     finally:

@@ -88,8 +88,9 @@ async def test_rolling_restart_under_load_loses_nothing(
             await collector.wait_for(expected, 180)
             timings.lap("all relayed")
             exited = bridges.exited()
-            group.cancel_scope.cancel()
+            # Stopped before the group is cancelled: an await in a cancelled scope never runs.
             statuses = await bridges.stop()
+            group.cancel_scope.cancel()
         final, left = queues(nodes), await depth(nodes, topology.source)
         parked = await depth(nodes, topology.parking)
     finally:
