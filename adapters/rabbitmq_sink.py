@@ -41,6 +41,7 @@ import anyio
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustQueue
 
 from adapters import amqp_wire as wire
+from adapters.rabbitmq_channel_restore import ChannelRestore
 from adapters.rabbitmq_confirms import ConfirmChannel
 from adapters.rabbitmq_connect import Link, open_connection, translated
 from adapters.rabbitmq_plain_sink import PlainPublisher
@@ -102,6 +103,9 @@ class RabbitSink:
             {Destination.EVENTS: topology.events, Destination.PARKING: topology.parking},
             options.confirm_timeout_s,
             APP_ID,
+        )
+        self._restore = ChannelRestore(
+            channel, lambda: link.watch.up, "publishing", timeout_s=options.confirm_timeout_s
         )
         self._rebind_lock = anyio.Lock()
         self._rebinding: asyncio.Task[None] | None = None
@@ -209,7 +213,7 @@ class RabbitSink:
         )
 
     async def _publish_plain(self, message: OutboundMessage) -> None:
-        if not self.connected:
+        if not self.connected or not await self._restore.wait_ready():
             raise SinkUnavailableError("the publishing channel is down (reconnecting)")
         try:
             # Bounds aio-pika's wait for the channel too, not only the confirm.
@@ -227,7 +231,9 @@ class RabbitSink:
             confirms = self._confirms
             if confirms is not None and confirms.usable:
                 return confirms  # another publish rebound it while this one waited
-            if self._channel.is_closed:
+            # Not before aio-pika re-declared the exchanges: a publish in between would find
+            # a deleted exchange still missing, and the broker would close the new channel too.
+            if not await self._restore.wait_ready():
                 raise SinkUnavailableError("the publishing channel is down (reconnecting)")
             with (
                 translated(SinkUnavailableError, "reopening the publishing channel"),
@@ -265,6 +271,7 @@ class RabbitSink:
             return
         self._closed = True
         self._link.watch.stop()
+        self._restore.stop()
         for task in (self._rebinding, self._watching):
             if task is not None:
                 task.cancel()

@@ -136,6 +136,56 @@ async def test_events_exchange_deleted_mid_stream_loses_nothing_and_resumes(tmp_
     assert "Traceback" not in log
 
 
+async def test_events_exchange_recreated_by_its_owner_is_used_again(tmp_path: Path) -> None:
+    """An events exchange the bridge only takes as it is (declared with arguments of its owner,
+    so the bridge declares it passively) is deleted, and later re-created by that owner.
+
+    aio-pika's own restore of the publishing channel fails while the exchange is missing (the
+    passive declaration answers 404) and is not tried again; the sink keeps restoring it with
+    back-off, so once the exchange is back the relay resumes. Nothing is acked meanwhile.
+    """
+    topology, collector = Topology(), Collector()
+    arguments = {"alternate-exchange": "test.owners-own-alternate"}
+    good = good_bodies(3_000)
+    async with admin_channel() as admin:
+        try:
+            await admin.queue_declare(topology.source, durable=True)
+            await admin.queue_declare(topology.output, durable=True)
+            await _owners_exchange(admin, topology, arguments)
+            await collector.start(admin, topology.output)
+            await put(admin, topology.source, good)
+            async with running_bridge(topology, tmp_path / "bridge.log") as bridge:
+                await collector.wait_for(200)
+                await admin.exchange_delete(topology.events)
+                await _until_logged(tmp_path / "bridge.log", "restoring the publishing channel")
+                held = queue_state(topology.source)
+                await _owners_exchange(admin, topology, arguments)
+                await collector.wait_for(len(good), timeout_s=60, distinct=True)
+                assert await stop_bridge(bridge) == 0
+            parked = await drain(admin, topology.parking)
+        finally:
+            await delete_all(admin, topology.queues, topology.exchanges)
+    assert held.ready + held.unacked > 0, "nothing is acked while the exchange is missing"
+    assert set(collector.ids) == expected_ids(good)
+    assert parked == []
+    assert "Traceback" not in (tmp_path / "bridge.log").read_text()
+
+
+async def _owners_exchange(
+    admin: aiormq.Channel, topology: Topology, arguments: dict[str, str]
+) -> None:
+    await admin.exchange_declare(
+        topology.events, exchange_type="topic", durable=True, arguments=arguments
+    )
+    await admin.queue_bind(topology.output, topology.events, routing_key="#")
+
+
+async def _until_logged(log: Path, text: str) -> None:
+    with anyio.fail_after(30):
+        while text not in await anyio.Path(log).read_text():  # noqa: ASYNC110 - another process
+            await anyio.sleep(0.1)
+
+
 async def _until_parked(admin: aiormq.Channel, queue: str) -> None:
     with anyio.fail_after(30):
         while not (await admin.queue_declare(queue, passive=True)).message_count:  # noqa: ASYNC110
