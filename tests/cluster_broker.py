@@ -13,7 +13,7 @@ Two ways to use it:
   by this process (its nodes and epmd get SIGTERM should this process die without its
   teardown), and stops it and removes its files on the way out;
 * by hand: ``scripts/rabbitmq-cluster start|stop|status|urls|kill N|stop-node N|start-node N|
-  restart N`` (``python -m tests.cluster_broker``). Its nodes outlive the command; the layout
+  restart N`` (``tests/cluster_cli.py``). Its nodes outlive the command; the layout
   (names, ports, dirs) is kept in ``$MEDIA_BRIDGE_TEST_CLUSTER_DIR/cluster.json`` for the next one.
 
 Nodes are numbered 1-3 everywhere (as in ``mb-cluster-1@localhost``).
@@ -21,22 +21,26 @@ Nodes are numbered 1-3 everywhere (as in ``mb-cluster-1@localhost``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tests.cluster_layout import (
+    CONFIG_LINES,
+    SIZE,
+    START_TIMEOUT_S,
+    ClusterError,
+    Layout,
+)
 from tests.private_broker import (
     STOP_TIMEOUT_S,
     PrivateBroker,
@@ -45,98 +49,12 @@ from tests.private_broker import (
     end_process,
     find_epmd,
     find_script,
-    free_ports,
     node_environment,
     run_cli,
     start_epmd,
     start_server,
     write_home,
 )
-
-SIZE = 3
-# Three nodes booting at once on 2 busy cores take far longer than one.
-START_TIMEOUT_S = 180.0
-# Defaults of the hand-run cluster (environment variables override them).
-DEFAULT_DIR = "/tmp/mb-rabbitmq-cluster"
-DEFAULT_NAME = "mb-cluster"
-DEFAULT_AMQP_PORTS = (5701, 5702, 5703)
-DEFAULT_DIST_PORTS = (25701, 25702, 25703)
-DEFAULT_EPMD_PORT = 4379
-# The shared node's ports (AMQP, distribution, epmd, management): never ours.
-_SHARED_PORTS = {5672, 25672, 4369, 15672}
-# Every node keeps a smaller Raft write-ahead log in memory (512 MB by default) before it is
-# flushed, so that three nodes fit in a few hundred MB under a 30,000-message test. (The
-# schedulers' busy-waiting is off already: rabbitmq-defaults passes +sbwt none.)
-_CONFIG_LINES = ("raft.wal_max_size_bytes = 64000000",)
-STATE_FILE = "cluster.json"
-
-
-class ClusterError(PrivateBrokerError):
-    """The cluster (or one of its nodes) could not be started, stopped or reached."""
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where the cluster lives: its dir, node names, ports. Saved as ``base/cluster.json``."""
-
-    base: str
-    names: tuple[str, ...]
-    amqp_ports: tuple[int, ...]
-    dist_ports: tuple[int, ...]
-    epmd_port: int
-
-    @classmethod
-    def from_environment(cls) -> Layout:
-        """The hand-run cluster's layout: defaults, or ``MEDIA_BRIDGE_TEST_CLUSTER_*`` variables."""
-        name = os.environ.get("MEDIA_BRIDGE_TEST_CLUSTER_NAME", DEFAULT_NAME)
-        return cls(
-            base=os.path.abspath(os.environ.get("MEDIA_BRIDGE_TEST_CLUSTER_DIR", DEFAULT_DIR)),
-            names=tuple(f"{name}-{n}@localhost" for n in range(1, SIZE + 1)),
-            amqp_ports=_ports("MEDIA_BRIDGE_TEST_CLUSTER_AMQP_PORTS", DEFAULT_AMQP_PORTS),
-            dist_ports=_ports("MEDIA_BRIDGE_TEST_CLUSTER_DIST_PORTS", DEFAULT_DIST_PORTS),
-            epmd_port=int(os.environ.get("MEDIA_BRIDGE_TEST_CLUSTER_EPMD_PORT", DEFAULT_EPMD_PORT)),
-        )
-
-    @classmethod
-    def temporary(cls) -> Layout:
-        """A test session's layout: a fresh temporary dir, free ports, names no other has."""
-        base = tempfile.mkdtemp(prefix="mb-cluster-")
-        token = f"mbc{os.getpid()}{secrets.token_hex(2)}"
-        ports = free_ports(2 * SIZE + 1)
-        return cls(
-            base=base,
-            names=tuple(f"{token}-{n}@localhost" for n in range(1, SIZE + 1)),
-            amqp_ports=tuple(ports[:SIZE]),
-            dist_ports=tuple(ports[SIZE : 2 * SIZE]),
-            epmd_port=ports[-1],
-        )
-
-    @classmethod
-    def load(cls, base: str) -> Layout | None:
-        try:
-            saved = json.loads((Path(base) / STATE_FILE).read_text())
-        except FileNotFoundError:
-            return None
-        return cls(
-            base=saved["base"], names=tuple(saved["names"]),
-            amqp_ports=tuple(saved["amqp_ports"]), dist_ports=tuple(saved["dist_ports"]),
-            epmd_port=int(saved["epmd_port"]),
-        )
-
-    def save(self) -> None:
-        (Path(self.base) / STATE_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
-
-    def check(self) -> None:
-        """Refuse a layout that could reach the shared node or that reuses a port."""
-        ports = [*self.amqp_ports, *self.dist_ports, self.epmd_port]
-        if len(self.names) != SIZE or len(self.amqp_ports) != SIZE or len(self.dist_ports) != SIZE:
-            raise ClusterError(f"a cluster here has {SIZE} nodes: {self}")
-        if shared := _SHARED_PORTS.intersection(ports):
-            raise ClusterError(f"ports {sorted(shared)} belong to the shared RabbitMQ node")
-        if len(set(ports)) != len(ports):
-            raise ClusterError(f"ports must all differ: {ports}")
-        if any(name.split("@")[0] == "rabbit" for name in self.names):
-            raise ClusterError("rabbit@... is the shared node's name")
 
 
 def _port_free(port: int) -> bool:
@@ -148,13 +66,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _ports(variable: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    value = os.environ.get(variable)
-    if not value:
-        return default
-    return tuple(int(part) for part in value.split(","))
 
 
 class Cluster:
@@ -178,7 +89,7 @@ class Cluster:
         env = node_environment(
             base, self.layout.names[n - 1], self.layout.amqp_ports[n - 1],
             self.layout.dist_ports[n - 1], self.layout.epmd_port, home=self._home,
-            config_lines=_CONFIG_LINES,
+            config_lines=CONFIG_LINES,
         )
         return PrivateBroker(
             self.layout.names[n - 1], self.layout.amqp_ports[n - 1], base, env, self._rabbitmqctl
@@ -325,11 +236,21 @@ class Cluster:
 
     def start_node(self, n: int) -> None:
         """Start node ``n`` (it rejoins the cluster by itself) and wait until it runs."""
+        if self.spawn_node(n):
+            self.await_node(n)
+
+    def spawn_node(self, n: int) -> bool:
+        """Start node ``n`` without waiting for it; False if it runs already. From the main
+        thread only (see ``_spawn``)."""
         self.node(n)
         if self.running(n):
-            return
+            return False
         self._ensure_epmd()
         self._spawn(n)
+        return True
+
+    def await_node(self, n: int) -> None:
+        """Until node ``n``, spawned by :meth:`spawn_node`, runs (blocks: may run in a thread)."""
         self._await(n)
 
     def stop_node(self, n: int) -> None:
@@ -357,7 +278,9 @@ class Cluster:
             raise ClusterError(f"node {n} (pid {pid}) still runs after SIGKILL")
 
     def restart(self, n: int) -> None:
-        """A graceful restart of node ``n``, ending when it has rejoined the cluster."""
+        """A graceful restart of node ``n``, ending when it has rejoined the cluster. Blocks
+        the caller throughout; an async test runs the steps itself: ``stop_node`` and
+        ``await_node`` in a thread, ``spawn_node`` on the main thread."""
         self.stop_node(n)
         self.start_node(n)
         self.wait_clustered()
@@ -379,6 +302,7 @@ class Cluster:
     # -- processes ---------------------------------------------------------------------------
 
     def _spawn(self, n: int) -> None:
+        _on_the_main_thread("a node")
         node = self.node(n)
         (node.base / "rabbitmq.pid").unlink(missing_ok=True)  # a killed node's stale pid
         self._processes[n] = start_server(node, owned=self.owned)
@@ -418,6 +342,7 @@ class Cluster:
             return
         if self._saved_epmd() is not None:
             return
+        _on_the_main_thread("epmd")
         self._epmd = start_epmd(self.layout.epmd_port, self.nodes[0].env, owned=self.owned)
         self._epmd_pid_file().write_text(f"{self._epmd.pid}\n")
 
@@ -440,6 +365,15 @@ class Cluster:
         self._epmd_pid_file().unlink(missing_ok=True)
 
 
+def _on_the_main_thread(what: str) -> None:
+    """Refuse to start ``what`` from another thread. Its ``--pdeathsig`` (``ended_with_us``)
+    is tied to the *thread* that started it: started from a worker thread (anyio.to_thread),
+    it got SIGTERM when that idle thread exited, seconds after the call (a rolling-restart
+    test saw all three restarted nodes vanish at its teardown)."""
+    if threading.current_thread() is not threading.main_thread():
+        raise ClusterError(f"start {what} from the main thread: its pdeathsig follows the thread")
+
+
 @contextmanager
 def cluster(layout: Layout | None = None) -> Iterator[Cluster]:
     """A running cluster owned by this process (free ports, a temporary dir by default);
@@ -453,80 +387,3 @@ def cluster(layout: Layout | None = None) -> Iterator[Cluster]:
         yield nodes
     finally:
         nodes.destroy()
-
-
-# -- the command line (scripts/rabbitmq-cluster) ---------------------------------------------
-
-USAGE = """\
-scripts/rabbitmq-cluster COMMAND [N]
-
-  start         start the 3-node cluster (create and join it if new); prints the AMQP URLs
-  stop          stop every node and epmd, and remove the cluster's files
-  status        each node's state, and the running cluster members
-  urls          the AMQP URLs, comma-separated (for MEDIA_BRIDGE_SOURCE__URL / SINK__URL)
-  kill N        SIGKILL node N's Erlang VM (a crash)
-  stop-node N   stop node N gracefully
-  start-node N  start node N (it rejoins by itself)
-  restart N     stop-node N, start-node N, wait until it has rejoined
-
-Environment (read when the cluster is created; later commands read DIR/cluster.json):
-  MEDIA_BRIDGE_TEST_CLUSTER_DIR         base dir of data, logs, config (default /tmp/mb-rabbitmq-cluster)
-  MEDIA_BRIDGE_TEST_CLUSTER_NAME        node name prefix: NAME-1@localhost ... (default mb-cluster)
-  MEDIA_BRIDGE_TEST_CLUSTER_AMQP_PORTS  comma-separated, one per node (default 5701,5702,5703)
-  MEDIA_BRIDGE_TEST_CLUSTER_DIST_PORTS  Erlang distribution ports (default 25701,25702,25703)
-  MEDIA_BRIDGE_TEST_CLUSTER_EPMD_PORT   the cluster's own epmd (default 4379)
-The shared broker (rabbit@localhost, 5672/25672, epmd 4369) is never used or touched.
-"""
-
-
-def _hand_cluster(command: str) -> Cluster | None:
-    """The cluster at ``$MEDIA_BRIDGE_TEST_CLUSTER_DIR``; None when there is none and ``command``
-    is not ``start`` (nothing is created for a ``status``)."""
-    wanted = Layout.from_environment()
-    saved = Layout.load(wanted.base)
-    if saved is None and command != "start":
-        return None
-    return Cluster(saved or wanted, owned=False)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="scripts/rabbitmq-cluster", usage=USAGE, add_help=True,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "command",
-        choices=["start", "stop", "status", "urls", "kill", "stop-node", "start-node", "restart"],
-    )
-    parser.add_argument("n", nargs="?", type=int)
-    args = parser.parse_args(argv)
-    try:
-        nodes = _hand_cluster(args.command)
-        if nodes is None:
-            where = Layout.from_environment().base
-            print(f"rabbitmq-cluster: no cluster in {where} (run start)", file=sys.stderr)
-            return 0 if args.command == "stop" else 1
-        if args.command in ("kill", "stop-node", "start-node", "restart"):
-            if args.n is None:
-                parser.error(f"{args.command} needs a node number 1-{SIZE}")
-            nodes.node(args.n)
-            {"kill": nodes.kill, "stop-node": nodes.stop_node, "start-node": nodes.start_node,
-             "restart": nodes.restart}[args.command](args.n)
-            print(nodes.status())
-        elif args.command == "start":
-            nodes.start()
-            print(nodes.url)
-        elif args.command == "stop":
-            nodes.destroy()
-        elif args.command == "status":
-            print(nodes.status())
-        else:
-            print(nodes.url)
-    except PrivateBrokerError as exc:
-        print(f"rabbitmq-cluster: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

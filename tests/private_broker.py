@@ -281,7 +281,7 @@ def await_startup(
             if time.monotonic() >= deadline:
                 raise PrivateBrokerError(
                     f"the private node {broker.node} did not start within {timeout_s:.0f} s "
-                    f"({exc}):\n" + tail(broker.base / "server.out")
+                    f"({exc}):\n" + tail(broker.base / "server.out") + "\n" + _log_tail(broker)
                 ) from None
             time.sleep(0.5)  # a retry pause: the next await_startup re-checks
 
@@ -316,6 +316,17 @@ def end_process(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(10)
+
+
+def _log_tail(broker: PrivateBroker) -> str:
+    """The end of the node's own log (where a boot that waits, e.g. for its cluster peers'
+    tables, says so), without the feature-flag listing that fills it at every boot."""
+    lines = []
+    for log in sorted((broker.base / "log").glob("*.log")):
+        lines += [
+            line for line in tail(log, 200).splitlines() if "Feature flags" not in line
+        ][-20:]
+    return "\n".join(lines) or "(no node log)"
 
 
 def tail(path: Path, lines: int = 30) -> str:

@@ -73,7 +73,11 @@ async def test_rolling_restart_under_load_loses_nothing(
             for n in (1, 2, 3):
                 await anyio.to_thread.run_sync(nodes.wait_not_quorum_critical, n)
                 before = len(collector.distinct())
-                await anyio.to_thread.run_sync(nodes.restart, n)
+                # Blocking steps in a thread; the spawn on the main thread (pdeathsig).
+                await anyio.to_thread.run_sync(nodes.stop_node, n)
+                nodes.spawn_node(n)
+                await anyio.to_thread.run_sync(nodes.await_node, n)
+                await anyio.to_thread.run_sync(nodes.wait_clustered)
                 took = timings.lap(f"node {n} restarted and rejoined")
                 restarts.append(f"node {n}: {took:.1f} s")
                 assert not bridges.exited(), f"exited {bridges.exited()}:\n{bridges.tails()}"
