@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 
 import anyio
@@ -22,19 +21,11 @@ import orjson
 from adapters.http_options import Endpoint, HttpSourceOptions, Scheme
 from adapters.http_source import HttpSource
 from bench._bridges import connect_bench_sink
-from consumer.commands.run import freeze_startup_heap
+from bench._polled_bridge import relay_until_stopped
 from consumer.metrics import Metrics
-from consumer.relay import RelayOptions, run_relay
 
 PATH = "/vod"
 KEY_ENV = "BENCH_HTTP_SIGN_KEY"
-
-
-async def _wait_for_signal(stop: anyio.Event) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for _ in signals:
-            stop.set()
-            return
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -44,17 +35,10 @@ async def run(args: argparse.Namespace) -> None:
         port=args.port, endpoints=(endpoint,), max_in_progress=args.max_in_progress
     )
     source = await HttpSource.open(options)
-    freeze_startup_heap()
     metrics = Metrics()
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(_wait_for_signal, stop)
-        print(f"ready {source.port}", flush=True)
-        relay = RelayOptions(max_in_flight=args.max_in_flight)
-        await run_relay(source, sink, relay, metrics=metrics, stop=stop)
-        group.cancel_scope.cancel()
-    await source.aclose()
-    await sink.aclose()
+    await relay_until_stopped(
+        source, sink, args.max_in_flight, metrics=metrics, ready_line=f"ready {source.port}"
+    )
     counters = {
         "confirmed_events": metrics.confirmed_to["events"].value,
         "parked": metrics.confirmed_to["parking"].value,

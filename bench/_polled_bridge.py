@@ -1,6 +1,6 @@
-"""What the CMQ and VOD benchmark bridges share: relay until a signal, then close both ends.
+"""What the CMQ, VOD and HTTP benchmark bridges share: relay until a signal, then close both ends.
 
-Each bridge (``bench._cmq_bridge``, ``bench._vod_bridge``) builds its source and calls
+Each bridge (``bench._cmq_bridge``, ``bench._vod_bridge``, ``bench._http_bridge``) builds its source and calls
 :func:`relay_until_stopped`, which freezes the start-up heap out of the garbage collector as
 ``media-bridge run`` does once connected (so does the RabbitMQ bridge it is compared with,
 ``bench._bridges``), prints ``ready`` (the parent starts its clock on it), runs ``run_relay``
@@ -21,6 +21,7 @@ import anyio
 
 from adapters.rabbitmq import RabbitSink
 from consumer.commands.run import freeze_startup_heap
+from consumer.metrics import Metrics
 from consumer.ports import Source
 from consumer.relay import RelayOptions, run_relay
 
@@ -32,17 +33,26 @@ async def _wait_for_signal(stop: anyio.Event) -> None:
             return
 
 
-async def relay_until_stopped(source: Source, sink: RabbitSink, max_in_flight: int) -> None:
+async def relay_until_stopped(
+    source: Source,
+    sink: RabbitSink,
+    max_in_flight: int,
+    *,
+    metrics: Metrics | None = None,
+    ready_line: str = "ready",
+) -> None:
+    """Relay until a signal (see the module doc); ``ready_line`` is what it prints first."""
     stop = anyio.Event()
     freeze_startup_heap()
     profile_to = os.environ.get("BENCH_PROFILE")
     profiler = cProfile.Profile() if profile_to else None
     async with anyio.create_task_group() as group:
         group.start_soon(_wait_for_signal, stop)
-        print("ready", flush=True)
+        print(ready_line, flush=True)
         if profiler is not None:
             profiler.enable()
-        await run_relay(source, sink, RelayOptions(max_in_flight=max_in_flight), stop=stop)
+        options = RelayOptions(max_in_flight=max_in_flight)
+        await run_relay(source, sink, options, metrics=metrics, stop=stop)
         group.cancel_scope.cancel()
     if profiler is not None and profile_to:
         profiler.disable()

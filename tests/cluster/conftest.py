@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster.support import TIMING_LINES, Timings
+from tests.cluster.timings import TIMING_LINES, Timings
 from tests.cluster_broker import Cluster, cluster
 from tests.private_broker import PrivateBrokerError
 

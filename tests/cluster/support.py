@@ -372,26 +372,6 @@ async def wait_consumers(
         await anyio.sleep(0.5)
 
 
-# Collected over the session, printed in the terminal summary (tests/cluster/conftest.py).
-TIMING_LINES: list[str] = []
-
-
-class Timings:
-    """A test's phase durations, shown in the terminal summary of the run (not only with -s)."""
-
-    def __init__(self, test: str) -> None:
-        self.test, self.started, self._last = test, time.monotonic(), time.monotonic()
-
-    def lap(self, phase: str) -> float:
-        """Record ``phase`` as the time since the previous lap; that duration."""
-        now = time.monotonic()
-        took, self._last = now - self._last, now
-        TIMING_LINES.append(f"{self.test}: {phase} {took:.1f} s")
-        return took
-
-    def note(self, text: str) -> None:
-        TIMING_LINES.append(f"{self.test}: {text}")
-
 
 async def wait_depth(
     nodes: Cluster, queue: str, most: int, running: Replicas, timeout_s: float

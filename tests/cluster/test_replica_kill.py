@@ -26,7 +26,6 @@ from tests.cluster.support import (
     Collector,
     Depth,
     Publisher,
-    Timings,
     cluster_topology,
     declare,
     delete_topology,
@@ -35,6 +34,7 @@ from tests.cluster.support import (
     replicas,
     wait_consumers,
 )
+from tests.cluster.timings import Timings
 from tests.cluster_broker import Cluster
 from tests.integration.bridge import expected_ids, good_bodies
 
