@@ -213,7 +213,9 @@ class RabbitSink:
         )
 
     async def _publish_plain(self, message: OutboundMessage) -> None:
-        if not self.connected or not await self._restore.wait_ready():
+        # A closed channel is restored (nudged) even while nothing else would: see
+        # adapters.rabbitmq_channel_restore. While the link is down aio-pika reconnects it.
+        if self._closed or not self._link.watch.up or not await self._restore.wait_ready():
             raise SinkUnavailableError("the publishing channel is down (reconnecting)")
         try:
             # Bounds aio-pika's wait for the channel too, not only the confirm.
