@@ -22,8 +22,9 @@ source, so every request is verified, normalized, published and confirmed.
    POST → 200 (which includes the broker's confirm), timed from when each request was due;
    then the same rate from wrk (``bench._http_load.paced_wrk``), timed by wrk from when each
    was sent: a cross-check that the tail is the bridge's, not the Python client's. Both run
-   into a capped queue (as the memory phase), after the broker had ``SETTLE_S`` to purge what
-   the saturation phase left, so that work is not in the latency numbers.
+   into a capped queue that this script consumes as a subscriber would, after the broker had
+   ``SETTLE_S`` to purge what the saturation phase left, so that work is not in the latency
+   numbers.
 4. memory: ``--memory-requests`` requests (wrk, in runs of ``--seconds``) into a capped queue
    (``x-max-length``, so the shared broker holds little); the bridge's RSS after each run.
 
@@ -48,6 +49,7 @@ from typing import cast
 import aiormq
 import anyio
 import orjson
+from aiormq.abc import DeliveredMessage
 from anyio.abc import Process
 
 from bench._http_load import Load, Paced, WrkPaced, paced, paced_wrk, saturate, wrk_path
@@ -147,13 +149,14 @@ async def run_http(
         await anyio.sleep(SETTLE_S)
         await channel.queue_purge(names.output)
         report.saturation = await _saturation(args, channel, names, bridge.pid, url, bodies)
-        async with _capped(channel, names):
+        async with _capped(channel, names, consumed=True):
             await channel.queue_purge(names.output)
             await anyio.sleep(SETTLE_S)
             print(f"[http] {args.rate:g} requests/s for {args.latency_seconds:g} s (client, then "
                   "wrk) ...", file=sys.stderr)  # fmt: skip
             report.latency = await paced(url, bodies, args.rate, args.latency_seconds)
             report.latency_wrk = await paced_wrk(url, bodies, args.rate, args.latency_seconds)
+        async with _capped(channel, names):
             await _memory(args, bridge.pid, url, bodies, report)
     finally:
         last = (await _stop(bridge)).splitlines()
@@ -177,19 +180,30 @@ async def _saturation(
 
 
 @asynccontextmanager
-async def _capped(channel: aiormq.Channel, names: Names) -> AsyncIterator[None]:
+async def _capped(
+    channel: aiormq.Channel, names: Names, *, consumed: bool = False
+) -> AsyncIterator[None]:
     """Events go to a capped queue instead of the output queue (the shared broker holds
-    little, and no phase inherits another's backlog)."""
+    little, and no phase inherits another's backlog), consumed and dropped as they arrive
+    when ``consumed``: as a subscriber would, so the broker does not spend the phase paging
+    a standing backlog to disk and dropping its head (which, unconsumed, showed as 40-140 ms
+    confirm stalls in the latency phase's tail)."""
     capped = f"{names.output}.capped"
     await channel.queue_declare(
         capped, durable=True, arguments={"x-max-length": CAPPED_LENGTH, "x-overflow": "drop-head"}
     )
     await channel.queue_bind(capped, names.exchange, routing_key="#")
     await channel.queue_unbind(names.output, names.exchange, routing_key="#")
+    if consumed:
+        await channel.basic_consume(capped, _dropped, no_ack=True)
     try:
         yield
     finally:
         await channel.queue_delete(capped)
+
+
+async def _dropped(message: DeliveredMessage) -> None:
+    """The latency phase's subscriber: takes each event and keeps nothing."""
 
 
 async def _memory(
