@@ -58,13 +58,25 @@ class ChannelRestore:
         self._retry_s = retry_s
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
+        # Known restored since the channel last closed: the plain path asks before every
+        # publish, and a timeout scope per publish only to learn "yes" would cost more.
+        self._restored = False
+        channel.close_callbacks.add(self._on_close)
+
+    def _on_close(self, *_: object) -> None:
+        self._restored = False
 
     async def wait_ready(self, within_s: float = READY_WAIT_S) -> bool:
         """True once the channel is open and restored; False (and a restore nudged) if it is
         not within ``within_s``."""
-        if not self._channel.is_closed:
+        if self._channel.is_closed:
+            self._restored = False
+        elif self._restored:
+            return True
+        else:
             with anyio.move_on_after(within_s):
                 await self._channel.ready()
+                self._restored = True
                 return True
         self.nudge()
         return False

@@ -1,7 +1,7 @@
 """What the CMQ, VOD and HTTP benchmark bridges share: relay until a signal, then close both ends.
 
-Each bridge (``bench._cmq_bridge``, ``bench._vod_bridge``, ``bench._http_bridge``) builds its source and calls
-:func:`relay_until_stopped`, which freezes the start-up heap out of the garbage collector as
+Each bridge (``bench._cmq_bridge``, ``bench._vod_bridge``, ``bench._http_bridge``) builds its
+source and calls :func:`relay_until_stopped`, which freezes the start-up heap out of the garbage collector as
 ``media-bridge run`` does once connected (so does the RabbitMQ bridge it is compared with,
 ``bench._bridges``), prints ``ready`` (the parent starts its clock on it), runs ``run_relay``
 until SIGTERM/SIGINT and closes the source, then the sink.

@@ -1,7 +1,7 @@
 """The ``media-bridge`` command: the composition root.
 
-With ``consumer/adapter_openers.py`` (the adapters it opens) this is the composition root: no
-other module of ``consumer/`` imports ``adapters/``, so the core never depends on a transport.
+No other module of ``consumer/`` imports ``adapters/``, so the core never depends on a
+transport; what it opens from the settings is ``adapters/openers.py``.
 
 Each subcommand has one ``_add_<name>(subparsers)`` function that declares its arguments and
 sets ``handler``; the handler returns the process exit code.
@@ -140,7 +140,7 @@ def _add_run(subparsers: Subcommands) -> None:
 def _run_run(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
-    from consumer.adapter_openers import amqp_section, sink_opener, source_opener
+    from adapters.openers import amqp_section, sink_opener, source_opener
     from consumer.commands.run import main_run
 
     config = _config_file(args)
@@ -268,7 +268,7 @@ def _add_parked(subparsers: Subcommands) -> None:
 
 
 def _run_parked(args: argparse.Namespace) -> int:
-    from consumer.adapter_openers import open_parked
+    from adapters.openers import open_parked
     from consumer.commands.parked import ParkedRequest, main_parked
     from consumer.parked_arguments import selection
 
@@ -314,7 +314,7 @@ def _add_replay(subparsers: Subcommands) -> None:
 
 
 def _run_replay(args: argparse.Namespace) -> int:
-    from consumer.adapter_openers import amqp_section, open_parked, sink_opener
+    from adapters.openers import amqp_section, open_parked, sink_opener
     from consumer.commands.replay import ReplayRequest, main_replay
     from consumer.parked_arguments import selection
 

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from adapters.http_options import Scheme
 from adapters.http_source import HttpSource
-from consumer.adapter_openers import source_opener
+from adapters.openers import source_opener
 from consumer.errors import ConfigurationError
 from consumer.settings import load_settings
 from consumer.settings.sources import HttpSourceSettings

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from adapters import openers
 from adapters.vod_stats import VodStats
-from consumer import adapter_openers
 
 
 def test_every_vod_counter_has_a_metric_help_text() -> None:
-    assert set(adapter_openers._VOD_COUNTERS) == set(VodStats.names())
+    assert set(openers._VOD_COUNTERS) == set(VodStats.names())

@@ -1,8 +1,8 @@
 """The adapters behind ``media-bridge``: one opener per source kind, the sink, the parking queue.
 
-With ``consumer/cli.py`` (the subcommands) this is the composition root: the only two modules
-of ``consumer/`` that import ``adapters/``, each import inside the opener that needs it, so a
-subcommand loads only its own transport and the core never depends on one.
+``consumer/cli.py`` (the subcommands, the composition root: the one module of ``consumer/``
+that imports ``adapters/``) calls these. Each adapter is imported inside the opener that needs
+it, so a subcommand loads only its own transport.
 """
 
 from __future__ import annotations
