@@ -30,6 +30,8 @@ class CmqDelivery:
 
     __slots__ = ("_body", "_deleter", "_handle", "_info", "_next_visible", "_settled")
 
+    decoded = None  # nothing parsed on the way in: the relay parses the body
+
     def __init__(self, queue: str, message: dict[str, Any], deleter: BatchDeleter) -> None:
         self._body = str(message["msgBody"]).encode()
         self._handle = str(message["receiptHandle"])

@@ -51,6 +51,8 @@ class HttpDelivery:
 
     __slots__ = ("_body", "_counts", "_info", "_metrics", "_settled", "_state")
 
+    decoded = None  # nothing parsed on the way in: the relay parses the body
+
     def __init__(
         self,
         body: bytes,

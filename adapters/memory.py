@@ -121,6 +121,8 @@ class MemoryQueue:
 class MemoryDelivery:
     """One lease of a message from a :class:`MemorySource`."""
 
+    decoded = None  # nothing parsed on the way in: the relay parses the body
+
     def __init__(self, source: MemorySource, message: _Message) -> None:
         self._source = source
         self.message_id = message.id

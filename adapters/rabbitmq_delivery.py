@@ -43,6 +43,8 @@ class RabbitDelivery:
         "_source", "_tag", "body",
     )
 
+    decoded = None  # nothing parsed on the way in: the relay parses the body
+
     def __init__(
         self,
         body: bytes,

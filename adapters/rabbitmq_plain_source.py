@@ -31,6 +31,8 @@ class PlainDelivery:
 
     __slots__ = ("_epoch", "_info", "_message", "_received", "_settled", "_source")
 
+    decoded = None  # nothing parsed on the way in: the relay parses the body
+
     def __init__(self, message: AbstractIncomingMessage, *, source: str, epoch: int) -> None:
         self._message = message
         self._source = source

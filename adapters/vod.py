@@ -202,8 +202,9 @@ class VodSource:
         deliveries = []
         for element in events:
             handle = element.pop("EventHandle", None) if isinstance(element, dict) else None
+            body, decoded = _encode(element)
             deliveries.append(
-                VodDelivery(pull, _encode(element), None if handle is None else str(handle))
+                VodDelivery(pull, body, None if handle is None else str(handle), decoded)
             )
         return deliveries
 
@@ -228,13 +229,15 @@ class VodSource:
         return SourceUnavailableError(f"VOD PullEvents for sub-app {app} failed: {exc}")
 
 
-def _encode(element: object) -> bytes:
-    """The element as JSON bytes, the body the relay normalizes (and parks if it must)."""
+def _encode(element: object) -> tuple[bytes, object]:
+    """The element as JSON bytes, the body the relay normalizes (and parks if it must), and
+    the element itself as the body's decoded form, so the relay does not parse it again."""
     try:
-        return orjson.dumps(element)
+        return orjson.dumps(element), element
     except (orjson.JSONEncodeError, TypeError):
-        # Integers beyond 64 bits, which orjson refuses: the relay parks them as bad fields.
-        return json.dumps(element, ensure_ascii=False, separators=(",", ":")).encode()
+        # Integers beyond 64 bits, which orjson refuses: the relay parses the body itself, and
+        # parks it as bad fields, exactly as it would have come from any other source.
+        return json.dumps(element, ensure_ascii=False, separators=(",", ":")).encode(), None
 
 
 def _mask_id(secret_id: str) -> str:

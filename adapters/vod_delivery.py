@@ -81,11 +81,14 @@ class VodDelivery:
     (VOD starts it on its side later, so ours ends first: safe).
     """
 
-    __slots__ = ("_body", "_handle", "_info", "_pull", "_settled")
+    __slots__ = ("_body", "_decoded", "_handle", "_info", "_pull", "_settled")
 
-    def __init__(self, pull: Pull, body: bytes, handle: str | None) -> None:
+    def __init__(
+        self, pull: Pull, body: bytes, handle: str | None, decoded: object = None
+    ) -> None:
         self._pull = pull
         self._body = body
+        self._decoded = decoded  # the element as the reply decoded it: see Delivery.decoded
         self._handle = handle
         self._settled = False
         self._info = DeliveryInfo(
@@ -103,6 +106,10 @@ class VodDelivery:
     @property
     def body(self) -> bytes:
         return self._body
+
+    @property
+    def decoded(self) -> object:
+        return self._decoded
 
     @property
     def info(self) -> DeliveryInfo:

@@ -59,8 +59,15 @@ _PARSERS: dict[WireFormatName, Callable[[dict[str, Any]], ParsedEvent]] = {
 }
 
 
-def normalize(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[NormalizedEvent]:
+def normalize(
+    body: bytes | str, limits: Limits = DEFAULT_LIMITS, *, decoded: object = None
+) -> list[NormalizedEvent]:
     """Every media event in ``body``, in order.
+
+    ``decoded``, when not None, is ``body`` already parsed (``orjson.loads(body)`` equals it;
+    a source that parsed it anyway hands it over, see ``consumer.ports.Delivery.decoded``): it
+    is used instead of parsing the body again, and read, never changed. Every other check runs
+    on ``body`` as before, so the result is the same either way.
 
     Raises:
         PayloadError: the body can't become events; ``reason`` says why (the parking reason).
@@ -71,7 +78,7 @@ def normalize(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> list[Normal
             PayloadReason.TOO_LARGE,
             f"body is {size} bytes, over the limit of {limits.max_body_bytes}",
         )
-    doc = decode_json(body)
+    doc = decode_json(body) if decoded is None else decoded
     # A document can't nest deeper than it has containers, and each one opens with a `{` or `[`
     # in the text (or inside a string: the count only errs high). Two counts in C spare most
     # bodies the depth check's serialization.

@@ -31,6 +31,15 @@ class Delivery(Protocol):
     def body(self) -> bytes: ...
 
     @property
+    def decoded(self) -> object:
+        """The body as parsed JSON when the source had to parse it anyway, else None.
+
+        A VOD PullEvents reply is parsed to split its EventSet, so each element's body would
+        otherwise be parsed a second time by the relay (a tenth of its CPU per event). When not
+        None, ``orjson.loads(body)`` must equal it; the relay treats it as read-only.
+        """
+
+    @property
     def info(self) -> DeliveryInfo: ...
 
     async def ack(self) -> None:

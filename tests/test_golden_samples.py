@@ -41,6 +41,27 @@ def test_notification_normalizes_to_its_golden_output(source: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("path", sample_files(), ids=lambda path: path.stem)
+def test_a_body_handed_over_decoded_normalizes_as_its_bytes_do(path: Path) -> None:
+    """A source that parsed the body already (VOD PullEvents) gets the same events, or the same
+    refusal, and the decoded object it handed over is left as it was."""
+    body = path.read_bytes()
+    decoded = orjson.loads(body)
+    untouched = orjson.loads(body)
+    try:
+        expected: object = [orjson.loads(with_handle(item)) for item in normalize(body)]
+    except PayloadError as exc:
+        expected = (exc.reason, exc.detail)
+    try:
+        actual: object = [
+            orjson.loads(with_handle(item)) for item in normalize(body, decoded=decoded)
+        ]
+    except PayloadError as exc:
+        actual = (exc.reason, exc.detail)
+    assert actual == expected
+    assert decoded == untouched
+
+
 @pytest.mark.parametrize(
     ("stem", "reason", "phrase"),
     [(stem, reason, phrase) for stem, (reason, phrase) in NON_NOTIFICATIONS.items()],

@@ -53,6 +53,7 @@ class _Delivery:
     fail_ack: bool = False
     released: anyio.Event = field(default_factory=anyio.Event)
     acked: bool = False
+    decoded: object = None
 
     @property
     def info(self) -> DeliveryInfo:

@@ -208,7 +208,9 @@ async def test_unexpected_normalizer_failure_parks_that_body_and_the_relay_goes_
 ) -> None:
     """A bug on one body (not a PayloadError) parks it as internal_error; the others relay."""
 
-    def normalize_with_a_bug(body: bytes | str, *args: object) -> list[NormalizedEvent]:
+    def normalize_with_a_bug(
+        body: bytes | str, *args: object, **kwargs: object
+    ) -> list[NormalizedEvent]:
         if body == MPS_WORKFLOW:
             raise ValueError("cannot convert float NaN to integer")
         return normalize(body)

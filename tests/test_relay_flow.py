@@ -108,6 +108,10 @@ class _SlowAckDelivery:
         return self._inner.body
 
     @property
+    def decoded(self) -> object:
+        return self._inner.decoded
+
+    @property
     def info(self) -> DeliveryInfo:
         return self._inner.info
 

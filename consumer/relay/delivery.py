@@ -167,7 +167,8 @@ class DeliveryRelay:
         started = perf_counter()
         rejected: tuple[str, str] | None = None
         try:
-            messages = [event_message(event) for event in normalize(delivery.body, self.options.limits)]
+            events = normalize(delivery.body, self.options.limits, decoded=delivery.decoded)
+            messages = [event_message(event) for event in events]
         except PayloadError as exc:
             rejected = (exc.reason.value, exc.detail)
         except Exception as exc:

@@ -53,6 +53,7 @@ async def test_body_is_the_event_without_its_handle_and_the_deadline_is_the_wind
             (delivery,) = await receive_all(source, 1)
             await delivery.ack()
     assert orjson.loads(delivery.body) == injected
+    assert delivery.decoded == injected  # parsed once, with the reply: the relay takes it as is
     assert b"EventHandle" not in delivery.body
     assert delivery.info.source == f"vod:{MAIN_APP}"
     assert delivery.info.delivery_id  # the handle
