@@ -47,7 +47,7 @@ def _pullevents_batch_of_16() -> bytes:
     return orjson.dumps({"Response": {"EventSet": events, "RequestId": "bench"}})
 
 
-def _measure(body: bytes, seconds: float, rounds: int) -> tuple[int, float]:
+def measure(body: bytes, seconds: float, rounds: int) -> tuple[int, float]:
     """(events per call, events/s of CPU time): the median of ``rounds`` rounds, ``seconds`` in all."""
     per_call = len(normalize(body))
     for _ in range(200):  # warm caches and pydantic's validators before timing
@@ -99,7 +99,7 @@ def main() -> None:
     print(f"{'case':40} {'bytes':>7} {'ev/call':>7} {'events/s':>10} {'us/event':>9}")
     for name, make_body in cases:
         body = make_body()
-        per_call, rate = _measure(body, args.seconds, args.rounds)
+        per_call, rate = measure(body, args.seconds, args.rounds)
         print(f"{name:40} {len(body):>7} {per_call:>7} {rate:>10,.0f} {1e6 / rate:>9.1f}")
     print("target: >= 20,000 events/s for the single ~4 KB ProcedureStateChanged")
 

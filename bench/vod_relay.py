@@ -51,6 +51,7 @@ from bench._children import (
     stop,
     wait_for_port,
 )
+from bench._machine_speed import describe, normalize_us
 from bench._payload import PayloadFactory
 from bench._probe import Names, cpu_seconds, declare, delete
 
@@ -122,6 +123,7 @@ async def main_async(args: argparse.Namespace) -> None:
     await declare(channel, names)
     kinds = args.kinds.split(",")
     results: list[Result] = []
+    speed_before = normalize_us()
     try:
         for n in range(args.repeat):
             for kind in kinds if n % 2 == 0 else kinds[::-1]:
@@ -136,6 +138,8 @@ async def main_async(args: argparse.Namespace) -> None:
         await delete(channel, names)
         await connection.close()
     _report(args, results, kinds)
+    print(describe(speed_before, normalize_us()))
+    _verdicts(args, results, kinds)
 
 
 def _report(args: argparse.Namespace, results: list[Result], kinds: list[str]) -> None:
@@ -151,6 +155,34 @@ def _report(args: argparse.Namespace, results: list[Result], kinds: list[str]) -
         print(f"medians of {args.repeat}:")
         for kind in kinds:
             print(_row(_median([r for r in results if r.kind == kind])))
+
+
+QUOTA_EVENTS_PER_S = 1_600  # 100 PullEvents/s x 16 events
+QUOTA_CORES_TARGET = 0.5
+UNBUDGETED_TARGET = 3_000
+
+
+def _verdicts(args: argparse.Namespace, results: list[Result], kinds: list[str]) -> None:
+    """The issue's two targets against this run (medians when repeated)."""
+    cores = os.cpu_count() or 1
+    for kind in kinds:
+        runs = [r for r in results if r.kind == kind]
+        if not runs or kind == "rabbitmq":
+            continue
+        r = _median(runs) if len(runs) > 1 else runs[0]
+        if kind == "vod-quota":
+            need = r.cpu_us_per_msg * QUOTA_EVENTS_PER_S / 1e6
+            print(f"target vod-quota: the bridge needs {need:.2f} core at "
+                  f"{QUOTA_EVENTS_PER_S:,} events/s at this run's {r.cpu_us_per_msg:,.0f} µs/event "
+                  f"(target <= {QUOTA_CORES_TARGET}: {'met' if need <= QUOTA_CORES_TARGET else 'not met'})")  # fmt: skip
+        else:
+            per_event = r.cpu_us_per_msg + r.broker_us_per_msg + r.emulator_us_per_msg
+            need = per_event * UNBUDGETED_TARGET / 1e6
+            met = "met" if r.msgs_per_s >= UNBUDGETED_TARGET else "not met"
+            print(f"target {kind}: {r.msgs_per_s:,.0f} events/s (target >= {UNBUDGETED_TARGET:,}: "
+                  f"{met}); at {UNBUDGETED_TARGET:,}/s this run's costs (bridge + broker + "
+                  f"emulator, {per_event:,.0f} µs/event) need {need:.2f} cores of this machine's "
+                  f"{cores}")  # fmt: skip
 
 
 def _row(r: Result) -> str:
