@@ -36,7 +36,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from adapters.rabbitmq import RabbitSink, RabbitSinkOptions, RabbitSource, RabbitSourceOptions
 from adapters.rabbitmq_queue_types import QueueType
-from consumer.commands.run import freeze_startup_heap
+from consumer.commands.run import tune_garbage_collector
 from consumer.ports import Delivery, Destination, OutboundMessage
 from consumer.relay import RelayOptions, run_relay
 from consumer.settings.model import RelaySettings, SinkSettings
@@ -158,7 +158,7 @@ async def _connect_ours(args: argparse.Namespace, prefetch: int) -> tuple[Rabbit
 async def run_ours(args: argparse.Namespace) -> None:
     options, prefetch = _relay_setup(args.prefetch)
     source, sink = await _connect_ours(args, prefetch)
-    freeze_startup_heap()  # as ``media-bridge run`` does once connected
+    tune_garbage_collector()  # as ``media-bridge run`` does once connected
     stop = anyio.Event()
 
     async def stop_on_signal() -> None:

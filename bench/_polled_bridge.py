@@ -1,7 +1,7 @@
 """What the CMQ, VOD and HTTP benchmark bridges share: relay until a signal, then close both ends.
 
 Each bridge (``bench._cmq_bridge``, ``bench._vod_bridge``, ``bench._http_bridge``) builds its
-source and calls :func:`relay_until_stopped`, which freezes the start-up heap out of the garbage collector as
+source and calls :func:`relay_until_stopped`, which sets the garbage collector up as
 ``media-bridge run`` does once connected (so does the RabbitMQ bridge it is compared with,
 ``bench._bridges``), prints ``ready`` (the parent starts its clock on it), runs ``run_relay``
 until SIGTERM/SIGINT and closes the source, then the sink.
@@ -20,7 +20,7 @@ import signal
 import anyio
 
 from adapters.rabbitmq import RabbitSink
-from consumer.commands.run import freeze_startup_heap
+from consumer.commands.run import tune_garbage_collector
 from consumer.metrics import Metrics
 from consumer.ports import Source
 from consumer.relay import RelayOptions, run_relay
@@ -43,7 +43,7 @@ async def relay_until_stopped(
 ) -> None:
     """Relay until a signal (see the module doc); ``ready_line`` is what it prints first."""
     stop = anyio.Event()
-    freeze_startup_heap()
+    tune_garbage_collector()
     profile_to = os.environ.get("BENCH_PROFILE")
     profiler = cProfile.Profile() if profile_to else None
     async with anyio.create_task_group() as group:
