@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiormq
@@ -54,14 +55,19 @@ async def start_bridge(command: list[str], env: dict[str, str] | None = None) ->
     return process
 
 
-async def measure(channel: aiormq.abc.AbstractChannel, queue: str, pid: int, total: int) -> Result:
+async def measure(
+    channel: aiormq.abc.AbstractChannel, queue: str, pid: int | Sequence[int], total: int
+) -> Result:
+    """Until ``total`` messages sit in ``queue``: the rate, and the CPU of the bridge process
+    ``pid`` (of all of them together, for several replicas) and of the broker."""
+    pids = [pid] if isinstance(pid, int) else list(pid)
     broker = broker_pid()
     broker0 = cpu_seconds(broker) if broker else 0.0
-    started, cpu0 = time.perf_counter(), cpu_seconds(pid)
+    started, cpu0 = time.perf_counter(), sum(cpu_seconds(p) for p in pids)
     while await count(channel, queue) < total:  # noqa: ASYNC110 - the broker is polled
         await anyio.sleep(0.05)
     elapsed = time.perf_counter() - started
-    cpu = cpu_seconds(pid) - cpu0
+    cpu = sum(cpu_seconds(p) for p in pids) - cpu0
     result = Result("", total / elapsed, cpu / total * 1e6, cores=cpu / elapsed)
     if broker:
         result.broker_us_per_msg = (cpu_seconds(broker) - broker0) / total * 1e6

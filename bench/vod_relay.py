@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.vod_relay [--messages 20000] [--quota-rps 200]
                                         [--kinds vod-quota,vod,rabbitmq] [--repeat 1]
                                         [--concurrent-pulls 4] [--max-in-flight 64]
+                                        [--replicas 1]
                                         [--amqp-url amqp://guest:guest@127.0.0.1:5672/]
 
 Every phase moves the same N unique ~4.3 KB ProcedureStateChanged events (``bench._payload``)
@@ -24,6 +25,9 @@ Bridge: ``VodSource`` (PullEvents, coalesced ConfirmEvents) â†’ ``run_relay`` â†
 beam.smp) and the emulator's over the same window are printed, and ``total`` is the three
 together in cores: on a 2-core machine that sum bounds the rate. ``--repeat`` runs the phases
 that many times, alternating their order, and prints medians (the machine is shared and noisy).
+``--replicas N`` starts N bridge processes polling the one sub-app, as replicas of a deployment
+do (one Python process uses at most one core); their CPU is summed. After the rows come the
+machine's speed (``bench._machine_speed``) and the two targets against this run.
 A script, never a test: the numbers are printed, not asserted.
 """
 
@@ -92,21 +96,27 @@ async def run_vod(
         await _inject(endpoint + "/_admin", args.messages, PayloadFactory())
         command = [sys.executable, "-m", "bench._vod_bridge", "--endpoint", endpoint,
                    "--secret-id", SECRET_ID, "--sub-app-id", str(SUB_APP), "--url", args.amqp_url,
-                   "--exchange", names.exchange, "--requests-per-second", str(rps),
+                   "--exchange", names.exchange, "--requests-per-second", str(rps / args.replicas),
                    "--concurrent-pulls", str(args.concurrent_pulls),
                    "--max-in-flight", str(args.max_in_flight)]  # fmt: skip
-        bridge = await start_bridge(command, {**os.environ, "BENCH_VOD_SECRET_KEY": SECRET_KEY})
+        env = {**os.environ, "BENCH_VOD_SECRET_KEY": SECRET_KEY}
+        bridges = [await start_bridge(command, env) for _ in range(args.replicas)]
         print(f"[{kind}] running ...", file=sys.stderr)
         emulator_cpu0 = cpu_seconds(emulator.pid)
-        result = await measure(channel, names.output, bridge.pid, args.messages)
+        result = await measure(channel, names.output, [b.pid for b in bridges], args.messages)
         emulator_cpu = cpu_seconds(emulator.pid) - emulator_cpu0
         result.emulator_us_per_msg = emulator_cpu / args.messages * 1e6
-        stats = orjson.loads((await stop(bridge)).splitlines()[-1])
+        stats: dict[str, int] = {}
+        for bridge in bridges:
+            for name, value in orjson.loads((await stop(bridge)).splitlines()[-1]).items():
+                stats[name] = stats.get(name, 0) + value
     finally:
         emulator.terminate()
         await emulator.wait()
     result.kind = kind
     budget = f"budget {rps:g} req/s" if rps else "no budget"
+    if args.replicas > 1:  # sized as a deployment would be: the account's budget shared
+        budget = f"{args.replicas} replicas, {budget}{' shared' if rps else ''}"
     result.other = (
         f"{budget}; {stats['pulls']} pulls ({stats['empty_pulls']} empty), "
         f"{stats['confirmed']} confirmed, {stats['late_confirms']} late, "
@@ -222,6 +232,10 @@ def main() -> None:
         "--kinds", default="vod-quota,vod,rabbitmq", help="the phases to run, in this order"
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of every phase (medians)")
+    parser.add_argument(
+        "--replicas", type=int, default=1,
+        help="VOD bridge processes polling the one sub-app together (their CPU is summed)",
+    )  # fmt: skip
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
     anyio.run(main_async, parser.parse_args())
 
