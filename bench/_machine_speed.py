@@ -9,16 +9,9 @@ beside their rows: it tells a slow day from a slow bridge.
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from bench._payload import SAMPLE  # the sample bench.normalize's first case reads
 from bench.normalize import measure
 
-SAMPLE = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
-    / "samples"
-    / "vod__ProcedureStateChanged__push-body-v3-ai-content-review.json"
-)
 REFERENCE_DAY = "2026-11-30"
 REFERENCE_US = 37.5  # bench.normalize on that day (README, "Benchmarks")
 
